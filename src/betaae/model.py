@@ -1,0 +1,126 @@
+"""The encoder, the decoder and the LightningModule that trains them (loss, optimizer, schedule, metrics)."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+
+from betaae.families import make_grid
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    """Linear layers with ReLU between them and none after the last."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def sse(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Summed squared error over the grid, one value per curve: (batch, num_points) -> (batch,)."""
+    return (recon - target).pow(2).sum(dim=1)
+
+
+class AutoEncoder(L.LightningModule):
+    """Encoder num_points -> hidden -> latent_dims and its mirror image, trained on summed squared error.
+
+    Every hyperparameter is a plain value, so a checkpoint loads with torch.load(weights_only=True)
+    and rebuilds the model, its grid and its data family on its own.
+    """
+
+    def __init__(
+        self,
+        latent_dims: int = 2,
+        hidden: list[int] = (128,),
+        lr: float = 3e-3,
+        gamma: float = 0.97,
+        weight_decay: float = 0.0,
+        data: dict | None = None,
+    ) -> None:
+        super().__init__()
+        hidden = [int(hidden)] if isinstance(hidden, int) else [int(h) for h in hidden]
+        data = dict(data or {"family": "beta", "grid_low": 0.01, "grid_high": 0.99, "num_points": 100})
+        self.save_hyperparameters({"latent_dims": int(latent_dims), "hidden": hidden, "lr": float(lr),
+                                   "gamma": float(gamma), "weight_decay": float(weight_decay), "data": data,
+                                   "betaae_format": 1}, logger=False)  # fmt: skip
+        num_points = int(data["num_points"])
+        self.encoder = mlp([num_points, *hidden, latent_dims])
+        self.decoder = mlp([latent_dims, *hidden[::-1], num_points])
+        self.register_buffer("grid", make_grid(data["grid_low"], data["grid_high"], num_points), persistent=False)
+        # Per-step training losses stay on the device until the epoch ends: no sync inside the step.
+        self._step_losses: torch.Tensor | None = None
+        self._epoch_curves = 0
+
+    def forward(self, curves: torch.Tensor) -> torch.Tensor:
+        """Reconstruction of each curve: (batch, num_points) -> (batch, num_points)."""
+        return self.decoder(self.encoder(curves))
+
+    def _common_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        curves = batch[0]  # (batch, num_points)
+        per_curve = sse(self(curves), curves)  # (batch,)
+        loss = per_curve.sum()
+        if stage != "train":
+            n = curves.shape[0]
+            # val/loss and test/loss are the summed squared error over the whole split.
+            self.log(f"{stage}/loss", loss, on_epoch=True, reduce_fx="sum", batch_size=n, sync_dist=True)
+            self.log(f"{stage}/sse_per_curve", loss / n, on_epoch=True, batch_size=n, sync_dist=True,
+                     prog_bar=stage == "val")  # fmt: skip
+        return loss
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):  # noqa: ANN001, ANN201
+        # The data module keeps its tensors on the device already; skip Lightning's per-step tree walk.
+        if isinstance(batch, tuple) and batch[0].device == device:
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def on_train_epoch_start(self) -> None:
+        num_batches = int(self.trainer.num_training_batches)
+        self._step_losses = torch.zeros(num_batches, device=self.device)
+        self._epoch_curves = 0
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._common_step(batch, "train")
+        self._step_losses[batch_idx] = loss.detach()
+        self._epoch_curves += batch[0].shape[0]
+        if batch_idx == self._step_losses.shape[0] - 1:
+            # Logged once, at the epoch's last step, so that epoch-end callbacks already see it.
+            total = self._step_losses.sum()
+            self.log("train/loss", total, on_step=False, on_epoch=True, reduce_fx="sum", sync_dist=True)
+            self.log("train/sse_per_curve", total / self._epoch_curves, on_step=False, on_epoch=True,
+                     reduce_fx="sum", sync_dist=True)  # fmt: skip
+        return loss
+
+    def first_nonfinite_step(self) -> int | None:
+        """Index within this epoch of the first non-finite training loss, or None (one sync per call)."""
+        if self._step_losses is None:
+            return None
+        bad = ~torch.isfinite(self._step_losses)
+        return int(bad.nonzero()[0, 0]) if bool(bad.any()) else None
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._common_step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._common_step(batch, "test")
+
+    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self(batch[0])
+
+    def configure_optimizers(self) -> dict:
+        hp = self.hparams
+        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=hp.gamma)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+@torch.no_grad()
+def sse_per_curve(model: AutoEncoder, curves: torch.Tensor, batch_size: int = 100_000) -> torch.Tensor:
+    """Each curve's summed squared reconstruction error, (n,), evaluated in eval mode without gradients."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([sse(model(chunk), chunk) for chunk in curves.split(batch_size)])
+    model.train(was_training)
+    return out

@@ -1,0 +1,177 @@
+"""One training run, start to finish: validate, build, fit, test, and write every output of the run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from betaae import plots
+from betaae.callbacks import FiniteLossGuard, History
+from betaae.checkpoints import AtomicCheckpointIO
+from betaae.config import validate_train
+from betaae.errors import ConfigError, InterruptedRun
+from betaae.model import AutoEncoder, sse_per_curve
+from betaae.outputs import atomic_write_bytes, save_figure, write_json
+
+log = logging.getLogger(__name__)
+SEED_QUALITY = 0.038  # the seed notebook's final mean per-curve squared error
+
+
+def resume_config(cfg: DictConfig) -> tuple[DictConfig, Path]:
+    """The saved config of the run to resume, with any other command-line overrides applied on top."""
+    run_dir = Path(cfg.resume)
+    saved, last = run_dir / "config.yaml", run_dir / "checkpoints" / "last.ckpt"
+    if not saved.is_file():
+        raise ConfigError(f"resume={cfg.resume}: not a betaae run directory (it has no config.yaml)")
+    if not last.is_file():
+        raise ConfigError(f"resume={cfg.resume}: the run has no checkpoints/last.ckpt to resume from")
+    resumed = OmegaConf.load(saved)
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    extra = [o for o in overrides if not o.split("=")[0].lstrip("+~").startswith("resume")]
+    resumed = OmegaConf.merge(resumed, OmegaConf.from_dotlist([o.lstrip("+") for o in extra]))
+    with open_dict(resumed):
+        resumed.resume = str(run_dir)
+        resumed.paths.output_dir = str(run_dir)
+    return resumed, last
+
+
+def limit_threads(cfg: DictConfig) -> None:
+    """Honour num_threads; under the joblib launcher, share the cores between parallel jobs."""
+    threads = cfg.get("num_threads")
+    if threads is None and HydraConfig.initialized():
+        launcher = HydraConfig.get().launcher
+        if "joblib" in str(launcher.get("_target_", "")).lower():
+            jobs = launcher.get("n_jobs", -1)
+            jobs = os.cpu_count() if jobs in (None, -1) else jobs
+            threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    if threads:
+        torch.set_num_threads(int(threads))
+
+
+def flat_hparams(cfg: DictConfig) -> dict[str, float | int | str | bool]:
+    """The run's settings as flat scalar values for TensorBoard's HPARAMS tab."""
+    flat: dict[str, float | int | str | bool] = {"latent_dims": cfg.latent_dims, "seed": cfg.seed}
+    for section in ("model", "data", "trainer"):
+        for key, value in OmegaConf.to_container(cfg[section], resolve=True).items():
+            if key.startswith("_") or value is None:
+                continue
+            flat[f"{section}.{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return flat
+
+
+def write_figures(out: Path, model: AutoEncoder, datamodule, history: list[dict]) -> None:  # noqa: ANN001
+    figures = out / "figures"
+    grid = datamodule.grid.cpu().numpy()
+    names = list(datamodule.family.param_names)
+    val_curves, val_params = (t.cpu() for t in datamodule.splits["val"])
+    test_curves, test_params = (t.cpu() for t in datamodule.splits["test"])
+    save_figure(figures / "sample_curves.png", plots.sample_curves(grid, val_curves[:5].numpy(),
+                                                                   val_params[:5].numpy(), names))  # fmt: skip
+    if history:
+        save_figure(figures / "loss_history.png", plots.loss_history(history))
+    model = model.cpu().eval()
+    with torch.no_grad():
+        latent = model.encoder(val_curves)
+        recon = model(test_curves[:6])
+    save_figure(figures / "latent_histograms.png", plots.latent_histograms(latent.numpy()))
+    save_figure(figures / "reconstructions.png", plots.reconstructions(
+        grid, test_curves[:6].numpy(), recon.numpy(), test_params[:6].numpy(), names))  # fmt: skip
+
+
+def run_training(cfg: DictConfig) -> dict:
+    """Train one autoencoder as configured, write its outputs, and return its final metrics."""
+    started = time.perf_counter()
+    last_ckpt = None
+    if cfg.get("resume"):
+        cfg, last_ckpt = resume_config(cfg)
+    validate_train(cfg)
+    limit_threads(cfg)
+    out = Path(cfg.paths.output_dir)
+    L.seed_everything(cfg.seed, verbose=False)
+
+    datamodule = instantiate(cfg.data, _convert_="all")
+    model = instantiate(cfg.model, data=datamodule.spec, _convert_="all")
+    history = History()
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + [history, FiniteLossGuard()]
+    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values()]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                                     plugins=[AtomicCheckpointIO()])  # fmt: skip
+    if trainer.is_global_zero:
+        atomic_write_bytes(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True).encode())
+    if last_ckpt is not None:
+        log.info("resuming %s from %s", out, last_ckpt)
+
+    fit_started = time.perf_counter()
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=str(last_ckpt) if last_ckpt else None)
+    except SystemExit as stop:
+        # Lightning turns SIGTERM into SIGTERMException and Ctrl-C into sys.exit(1) after its own cleanup.
+        if not (isinstance(stop, SIGTERMException) or trainer.interrupted):
+            raise
+        for logger in trainer.loggers:
+            logger.finalize("interrupted")
+        what, code = ("SIGTERM", 143) if isinstance(stop, SIGTERMException) else ("Ctrl-C", 130)
+        raise InterruptedRun(
+            f"training interrupted by {what} during epoch {trainer.current_epoch}; {out / 'checkpoints' / 'last.ckpt'} "
+            f"holds the last completed epoch; resume with: python train.py resume={out}",
+            code,
+        ) from None
+    train_time = time.perf_counter() - fit_started
+
+    ckpt = trainer.checkpoint_callback
+    best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
+    test_results = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+    if not trainer.is_global_zero:
+        return {}
+
+    # From here on the model holds the best weights (trainer.test loaded them).
+    splits = {name: curves for name, (curves, _) in datamodule.splits.items()}
+    metrics = {f"{name}/sse_per_curve": float(sse_per_curve(model, curves).mean()) for name, curves in splits.items()}
+    if test_results:
+        metrics["test/sse_per_curve"] = float(test_results[0]["test/sse_per_curve"])
+    val_history = [row["val/sse_per_curve"] for row in history.rows if "val/sse_per_curve" in row]
+    reached = [row["elapsed_s"] for row in history.rows if row.get("val/sse_per_curve", 1e9) <= SEED_QUALITY]
+    metrics.update({
+        "val/sse_per_curve_best": min(val_history) if val_history else metrics["val/sse_per_curve"],
+        "epochs": trainer.current_epoch,
+        "global_step": trainer.global_step,
+        "train_time_s": train_time,
+        "seconds_to_seed_quality": reached[0] if reached else None,
+        "best_checkpoint": best,
+    })  # fmt: skip
+    write_figures(out, model, datamodule, history.rows)
+    metrics["wall_time_s"] = time.perf_counter() - started
+    write_json(out / "metrics.json", metrics)
+    for logger in trainer.loggers:
+        if hasattr(logger.experiment, "add_hparams") or logger.__class__.__name__ == "TensorBoardLogger":
+            hp_metrics = {f"hparams/{k.replace('/', '_')}": metrics[k] for k in
+                          ("val/sse_per_curve_best", "test/sse_per_curve", "train_time_s")}  # fmt: skip
+            logger.log_hyperparams(flat_hparams(cfg), metrics=hp_metrics)
+            logger.finalize("success")
+    print_summary(out, metrics, trainer)
+    return metrics
+
+
+def print_summary(out: Path, metrics: dict, trainer: L.Trainer) -> None:
+    """The few lines a user reads at the end of a run: figures, and where the files are."""
+    lines = [
+        f"done in {metrics['wall_time_s']:.1f} s (training {metrics['train_time_s']:.1f} s, "
+        f"{metrics['epochs']} epochs, {metrics['global_step']} steps)",
+        "SSE per curve: train {:.4g} | val {:.4g} (best {:.4g}) | test {:.4g}".format(
+            metrics["train/sse_per_curve"], metrics["val/sse_per_curve"], metrics["val/sse_per_curve_best"],
+            metrics["test/sse_per_curve"]),
+        f"outputs:    {out}/  (metrics.json, config.yaml, figures/, checkpoints/, tensorboard/)",
+    ]  # fmt: skip
+    if metrics.get("best_checkpoint"):
+        lines.append(f"invert:     python invert.py ckpt_path={out} alpha=2 beta=4")
+    lines.append(f"TensorBoard: tensorboard --logdir {out.parent}")
+    print("\n".join(lines), flush=True)
