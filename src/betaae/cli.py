@@ -22,22 +22,32 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from betaae.errors import BetaaeError, InterruptedRun
+from betaae.errors import BetaaeError, ConfigError, InterruptedRun
 from betaae.outputs import atomic_write_bytes
 
 log = logging.getLogger("betaae")
 
-# ${if_null:a,b} is a when a is set, else b: a resumed run writes into its own directory.
-OmegaConf.register_new_resolver("if_null", lambda value, default: default if value is None else value, replace=True)
-
 
 def one_line(error: BaseException) -> str:
-    """An exception's message folded onto one line, without Hydra's HYDRA_FULL_ERROR hint."""
-    parts = [line.strip() for line in str(error).splitlines()]
-    return "; ".join(p for p in parts if p and "HYDRA_FULL_ERROR" not in p) or type(error).__name__
+    """An exception's message on one line: a list after a colon becomes comma-separated, and
+    Hydra's search-path dump and HYDRA_FULL_ERROR hint are dropped."""
+    text = str(error).split("Config search path:")[0]
+    folded: list[str] = []
+    for line in (line.strip() for line in text.splitlines()):
+        if not line or "HYDRA_FULL_ERROR" in line:
+            continue
+        if folded and folded[-1].endswith((":", ",")):
+            folded[-1] = f"{folded[-1]} {line}{'' if line.endswith(':') else ','}"
+        else:
+            folded.append(line)
+    message = "; ".join(part.rstrip(",") for part in folded) or type(error).__name__
+    if message.startswith("Could not override '"):
+        key = message.split("'")[1]
+        message = f"unknown option {key}: it is not in the config (check the spelling, or add a new key with +{key}=...)"
+    return message
 
 
 def _verbose(cfg: DictConfig | None = None) -> bool:
@@ -49,23 +59,32 @@ def task(fn: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
 
     @functools.wraps(fn)
     def wrapped(cfg: DictConfig) -> Any:
-        multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
         try:
             return fn(cfg)
+        except OmegaConfBaseException as error:
+            # A key deleted or mistyped in a way composition let through is still a config problem.
+            return _fail(cfg, ConfigError(one_line(error)))
         except Exception as error:
-            message = one_line(error) if isinstance(error, BetaaeError) else f"{type(error).__name__}: {one_line(error)}"
-            if HydraConfig.initialized():
-                detail = message if isinstance(error, BetaaeError) else traceback.format_exc()
-                atomic_write_bytes(Path(HydraConfig.get().runtime.output_dir) / "error.txt", (detail + "\n").encode())
-            if multirun:
-                log.error("job failed: %s", message)
-                return float("nan")
-            if isinstance(error, BetaaeError) and not _verbose(cfg):
-                print(f"error: {message}", file=sys.stderr, flush=True)
-                sys.exit(error.exit_code if isinstance(error, InterruptedRun) else 2)
-            raise
+            return _fail(cfg, error)
 
     return wrapped
+
+
+def _fail(cfg: DictConfig, error: Exception) -> float:
+    """Record a task's error in its output directory; in a multirun return NaN, else report and exit."""
+    ours = isinstance(error, BetaaeError)
+    message = one_line(error) if ours else f"{type(error).__name__}: {one_line(error)}"
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    if HydraConfig.initialized():
+        detail = message if ours else traceback.format_exc()
+        atomic_write_bytes(Path(HydraConfig.get().runtime.output_dir) / "error.txt", (detail + "\n").encode())
+    if multirun:
+        log.error("job failed: %s", message)
+        return float("nan")
+    if ours and not _verbose(cfg):
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        sys.exit(error.exit_code if isinstance(error, InterruptedRun) else 2)
+    raise error
 
 
 def main(hydra_main: Callable[[], Any]) -> None:

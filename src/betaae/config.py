@@ -15,7 +15,7 @@ from betaae.errors import ConfigError
 from betaae.families import FAMILIES
 
 TOP_LEVEL = {"task_name", "latent_dims", "seed", "resume", "num_threads", "optimized_metric", "verbose", "paths",
-             "data", "model", "trainer", "callbacks", "logger", "extras"}  # fmt: skip
+             "data", "model", "trainer", "callbacks", "logger", "hydra"}  # fmt: skip
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
 
@@ -69,7 +69,7 @@ def signature_keys(target: str) -> set[str]:
 
 def validate_data(data: DictConfig) -> None:
     require_known_keys("data.", data.keys(), signature_keys(data._target_))
-    if data.family not in FAMILIES:
+    if "family" not in data or data.family not in FAMILIES:
         _fail("data.family", data.family, f"must be one of {', '.join(FAMILIES)}")
     family = FAMILIES[data.family]
     params = data.get("params") or {}

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -24,6 +27,22 @@ from betaae.outputs import atomic_write_bytes, save_figure, write_json
 
 log = logging.getLogger(__name__)
 SEED_QUALITY = 0.038  # the seed notebook's final mean per-curve squared error
+
+
+NOISE = ("💡 Tip", "`weights_only` was not set", "isinstance(treespec, LeafSpec)", "overridden `transfer_batch_to_device`",
+         "smaller than the logging interval")  # fmt: skip
+
+
+def quiet_lightning() -> None:
+    """Drop Lightning's advertising and the warnings that do not apply to this project's design."""
+    for text in NOISE:
+        warnings.filterwarnings("ignore", message=f".*{re.escape(text)}.*")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not any(text in record.getMessage() for text in NOISE)
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.trainer.connectors.checkpoint_connector"):
+        logging.getLogger(name).addFilter(keep)
 
 
 def resume_config(cfg: DictConfig) -> tuple[DictConfig, Path]:
@@ -90,6 +109,7 @@ def write_figures(out: Path, model: AutoEncoder, datamodule, history: list[dict]
 def run_training(cfg: DictConfig) -> dict:
     """Train one autoencoder as configured, write its outputs, and return its final metrics."""
     started = time.perf_counter()
+    quiet_lightning()
     last_ckpt = None
     if cfg.get("resume"):
         cfg, last_ckpt = resume_config(cfg)
@@ -101,8 +121,14 @@ def run_training(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data, _convert_="all")
     model = instantiate(cfg.model, data=datamodule.spec, _convert_="all")
     history = History()
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + [history, FiniteLossGuard()]
-    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values()]
+    configured = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
+    # Lightning refuses these two combinations outright; drop the callback instead of failing the run.
+    if not cfg.trainer.get("enable_progress_bar", True):
+        configured = [c for c in configured if not isinstance(c, ProgressBar)]
+    if not loggers:
+        configured = [c for c in configured if not isinstance(c, LearningRateMonitor)]
+    callbacks = [*configured, history, FiniteLossGuard()]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
                                      plugins=[AtomicCheckpointIO()])  # fmt: skip
     if trainer.is_global_zero:

@@ -1,0 +1,17 @@
+"""Recover latent codes of target curves from a trained checkpoint: `python invert.py ckpt_path=... alpha=2 beta=4`."""
+
+import hydra
+from omegaconf import DictConfig
+
+from betaae import cli
+from betaae.invert_run import run_inversion
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="invert")
+@cli.task
+def main(cfg: DictConfig) -> float:
+    return run_inversion(cfg)["median_residual"]
+
+
+if __name__ == "__main__":
+    cli.main(main)

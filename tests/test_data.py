@@ -1,0 +1,119 @@
+"""The data module: shapes, finite values, seeding, parameter coverage, and whole-batch serving."""
+
+import pytest
+import torch
+
+from betaae.data import CurveDataModule, OnlineBatches, TensorBatches
+from betaae.families import FAMILIES, curves_for, get_family, make_grid, sample_params
+
+
+def built(**kwargs) -> CurveDataModule:
+    dm = CurveDataModule(**kwargs)
+    dm.setup()
+    return dm
+
+
+def test_splits_have_the_configured_shapes_and_keep_parameters_beside_curves():
+    dm = built(num_train=1000, num_val=200, num_test=300, num_points=50)
+    for split, n in {"train": 1000, "val": 200, "test": 300}.items():
+        curves, params = dm.splits[split]
+        assert curves.shape == (n, 50) and curves.dtype == torch.float32
+        assert params.shape == (n, 2)
+        expected = get_family("beta").log_pdf(dm.grid.double(), params.double()).float()
+        torch.testing.assert_close(curves, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_grid_spans_the_configured_interval():
+    grid = CurveDataModule(num_points=100).grid
+    assert grid.shape == (100,)
+    assert grid[0].item() == pytest.approx(0.01) and grid[-1].item() == pytest.approx(0.99)
+
+
+def test_every_value_is_finite_even_for_a_parameter_drawn_at_the_bottom_of_the_range():
+    dm = built(num_train=20_000, num_val=10, num_test=10)
+    assert torch.isfinite(dm.splits["train"][0]).all()
+    # The smallest value the sampler can return for a range starting at 0 still gives finite curves.
+    family = get_family("beta")
+    tiny = torch.tensor([[2.0**-24 * 5, 2.0**-24 * 5], [2.0**-24 * 5, 5.0]], dtype=torch.float64)
+    assert torch.isfinite(curves_for(family, make_grid(0.01, 0.99, 100), tiny)).all()
+
+
+def test_sampled_parameters_are_never_exactly_the_lower_bound():
+    gen = torch.Generator().manual_seed(0)
+    params = sample_params(torch.zeros(2, dtype=torch.float64), torch.full((2,), 5.0, dtype=torch.float64), 100_000, gen)
+    assert (params > 0).all() and (params <= 5).all()
+
+
+def test_parameters_cover_their_whole_range():
+    params = built(num_train=10_000, num_val=10, num_test=10).splits["train"][1]
+    assert params.min() < 0.01 and params.max() > 4.99
+    counts = torch.histc(params[:, 0], bins=10, min=0, max=5)
+    assert counts.min() > 850  # uniform: about 1,000 per bin
+
+
+def test_same_seed_gives_the_same_data_and_another_seed_different_data():
+    a, b, c = built(seed=3, num_train=100), built(seed=3, num_train=100), built(seed=4, num_train=100)
+    assert torch.equal(a.splits["train"][0], b.splits["train"][0])
+    assert not torch.equal(a.splits["train"][0], c.splits["train"][0])
+
+
+def test_val_and_test_do_not_depend_on_the_training_set_size():
+    small, large = built(num_train=100), built(num_train=5000)
+    assert torch.equal(small.splits["val"][0], large.splits["val"][0])
+    assert not torch.equal(small.splits["val"][0], small.splits["test"][0])
+
+
+def test_batches_are_views_cut_from_one_tensor_and_cover_the_epoch_once():
+    curves = torch.arange(1000.0).reshape(100, 10)
+    ids = torch.arange(100.0).unsqueeze(1)
+    batches = TensorBatches((curves, ids), batch_size=32, shuffle=True, seed=0)
+    assert len(batches) == 4
+    seen = []
+    for batch_curves, batch_ids in batches:
+        assert batch_curves._base is not None  # a view, not a per-item collate
+        seen.extend(batch_ids.squeeze(1).tolist())
+    assert sorted(seen) == list(range(100))
+
+
+def test_shuffled_order_depends_only_on_seed_and_epoch():
+    data = (torch.arange(50.0).unsqueeze(1),)
+    first = TensorBatches(data, 50, True, seed=1)
+    again = TensorBatches(data, 50, True, seed=1)
+    order0 = next(iter(first))[0]
+    first.set_epoch(1)
+    order1 = next(iter(first))[0]
+    again.set_epoch(1)
+    assert not torch.equal(order0, order1)
+    assert torch.equal(order1, next(iter(again))[0])
+
+
+def test_unshuffled_batches_keep_the_fixed_order():
+    data = (torch.arange(10.0).unsqueeze(1),)
+    order = torch.cat([b[0] for b in TensorBatches(data, 1, False, seed=0)]).squeeze(1)
+    assert order.tolist() == list(range(10))
+
+
+def test_ranks_get_equal_disjoint_shards():
+    data = (torch.arange(101.0).unsqueeze(1),)
+    shards = [torch.cat([b[0] for b in TensorBatches(data, 8, True, 0, rank, 2)]).squeeze(1) for rank in (0, 1)]
+    assert len(shards[0]) == len(shards[1]) == 50
+    assert not set(shards[0].tolist()) & set(shards[1].tolist())
+
+
+def test_online_batches_draw_fresh_curves_every_step():
+    family = get_family("beta")
+    online = OnlineBatches(family, make_grid(0.01, 0.99, 20), torch.zeros(2, dtype=torch.float64),
+                           torch.full((2,), 5.0, dtype=torch.float64), batch_size=16, steps=3, seed=0)  # fmt: skip
+    batches = list(online)
+    assert len(batches) == 3 and batches[0][0].shape == (16, 20)
+    assert not torch.equal(batches[0][1], batches[1][1])
+    assert all(torch.isfinite(b[0]).all() for b in batches)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_every_family_gives_finite_curves_on_its_default_grid(name):
+    family = FAMILIES[name]
+    dm = built(family=name, num_train=2000, num_val=10, num_test=10)
+    assert dm.family is family
+    assert torch.isfinite(dm.splits["train"][0]).all()
+    assert set(dm.spec["params"]) == set(family.param_names)
