@@ -67,8 +67,15 @@ def run_script(script: str, args: list[str], capsys: pytest.CaptureFixture) -> t
 def run_subprocess(script: str, args: list[str], timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
     """Run a script as a user would, in a fresh Python process."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, **kwargs)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -81,9 +88,19 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from betaae.train_run import run_training
 
     out = tmp_path_factory.mktemp("trained")
-    overrides = ["data.num_train=3000", "data.num_val=500", "data.num_test=500", "data.batch_size=64",
-                 "trainer.max_epochs=25", "trainer.accelerator=cpu", "model.lr=3e-3", "model.gamma=0.9",
-                 "callbacks.latent_images.every_n_epochs=0", "logger=none", "trainer.enable_progress_bar=false"]  # fmt: skip
+    overrides = [
+        "data.num_train=3000",
+        "data.num_val=500",
+        "data.num_test=500",
+        "data.batch_size=64",
+        "trainer.max_epochs=25",
+        "trainer.accelerator=cpu",
+        "model.lr=3e-3",
+        "model.gamma=0.9",
+        "callbacks.latent_images.every_n_epochs=0",
+        "logger=none",
+        "trainer.enable_progress_bar=false",
+    ]
     cfg = compose_config("train", overrides, out)
     run_training(cfg)
     return out

@@ -73,14 +73,17 @@ BAD_TRAIN_INPUTS = [
     ("+data.bogus=1", "unknown option data.bogus; known options here:"),
     ("+trainer.bogus=1", "unknown option trainer.bogus; known options here:"),
     ("+bogus=1", "unknown option bogus; known options here:"),
-    ("data=nosuch", "Could not find 'data/nosuch'; Available options in 'data': beta, default, gamma, kumaraswamy, normal"),
+    (
+        "data=nosuch",
+        "Could not find 'data/nosuch'; Available options in 'data': beta, default, gamma, kumaraswamy, normal",
+    ),
     ("resume=/nonexistent/run", "resume=/nonexistent/run: not a betaae run directory (it has no config.yaml)"),
 ]
 
 
 @pytest.mark.parametrize(("override", "message"), BAD_TRAIN_INPUTS, ids=[o for o, _ in BAD_TRAIN_INPUTS])
 def test_bad_train_input_gets_one_line_and_exit_code_2(override, message, tmp_path, capsys):
-    code, out, err = run_script("train.py", [*TINY, override, f"hydra.run.dir={tmp_path}"], capsys)
+    code, _, err = run_script("train.py", [*TINY, override, f"hydra.run.dir={tmp_path}"], capsys)
     assert code == 2
     lines = error_lines(err)
     assert len(lines) == 1 and message in lines[0], err

@@ -40,7 +40,9 @@ def test_every_value_is_finite_even_for_a_parameter_drawn_at_the_bottom_of_the_r
 
 def test_sampled_parameters_are_never_exactly_the_lower_bound():
     gen = torch.Generator().manual_seed(0)
-    params = sample_params(torch.zeros(2, dtype=torch.float64), torch.full((2,), 5.0, dtype=torch.float64), 100_000, gen)
+    params = sample_params(
+        torch.zeros(2, dtype=torch.float64), torch.full((2,), 5.0, dtype=torch.float64), 100_000, gen
+    )
     assert (params > 0).all() and (params <= 5).all()
 
 
@@ -102,8 +104,15 @@ def test_ranks_get_equal_disjoint_shards():
 
 def test_online_batches_draw_fresh_curves_every_step():
     family = get_family("beta")
-    online = OnlineBatches(family, make_grid(0.01, 0.99, 20), torch.zeros(2, dtype=torch.float64),
-                           torch.full((2,), 5.0, dtype=torch.float64), batch_size=16, steps=3, seed=0)  # fmt: skip
+    online = OnlineBatches(
+        family,
+        make_grid(0.01, 0.99, 20),
+        torch.zeros(2, dtype=torch.float64),
+        torch.full((2,), 5.0, dtype=torch.float64),
+        batch_size=16,
+        steps=3,
+        seed=0,
+    )
     batches = list(online)
     assert len(batches) == 3 and batches[0][0].shape == (16, 20)
     assert not torch.equal(batches[0][1], batches[1][1])

@@ -28,7 +28,13 @@ def test_one_target_prints_code_residual_error_evaluations_and_writes_json_and_p
 
 
 def test_zero_start_as_in_the_notebook_also_converges(trained_run, tmp_path, capsys):
-    args = [f"ckpt_path={trained_run}/checkpoints/best.ckpt", "alpha=2", "beta=4", "init=zeros", f"hydra.run.dir={tmp_path}"]
+    args = [
+        f"ckpt_path={trained_run}/checkpoints/best.ckpt",
+        "alpha=2",
+        "beta=4",
+        "init=zeros",
+        f"hydra.run.dir={tmp_path}",
+    ]
     code, _, _ = run_script("invert.py", args, capsys)
     assert code == 0
     assert json.loads((tmp_path / "inversion.json").read_text())["residual"] < 1.0
@@ -46,13 +52,17 @@ def test_inverting_a_test_curve_reaches_about_the_autoencoders_own_reconstructio
 
 
 @pytest.mark.parametrize("method", ["nelder-mead", "adam"])
-def test_many_targets_from_a_parameter_file_get_one_csv_row_each_with_recovery_error(trained_run, tmp_path, capsys,
-                                                                                     method):  # fmt: skip
+def test_many_targets_from_a_parameter_file_get_one_csv_row_each_with_recovery_error(
+    trained_run, tmp_path, capsys, method
+):
     pairs = np.random.default_rng(0).uniform(0.5, 4.5, size=(12, 2))
     np.savetxt(tmp_path / "pairs.csv", pairs, delimiter=",", header="alpha,beta", comments="")
     out = tmp_path / "out"
-    code, stdout, _ = run_script("invert.py", [f"ckpt_path={trained_run}", f"targets={tmp_path / 'pairs.csv'}",
-                                               f"method={method}", f"hydra.run.dir={out}"], capsys)  # fmt: skip
+    code, stdout, _ = run_script(
+        "invert.py",
+        [f"ckpt_path={trained_run}", f"targets={tmp_path / 'pairs.csv'}", f"method={method}", f"hydra.run.dir={out}"],
+        capsys,
+    )
     assert code == 0
     rows = np.genfromtxt(out / "inversion.csv", delimiter=",", names=True)
     assert len(rows) == 12
@@ -78,8 +88,11 @@ def test_log_pdf_rows_from_a_npy_file_are_inverted_without_known_parameters(trai
     curves = get_family("beta").log_pdf(model.grid.double(), torch.tensor([[2.0, 2.0], [1.5, 3.0]])).float()
     np.save(tmp_path / "curves.npy", curves.numpy())
     out = tmp_path / "out"
-    code, _, _ = run_script("invert.py", [f"ckpt_path={trained_run}", f"targets={tmp_path / 'curves.npy'}",
-                                          "method=adam", f"hydra.run.dir={out}"], capsys)  # fmt: skip
+    code, _, _ = run_script(
+        "invert.py",
+        [f"ckpt_path={trained_run}", f"targets={tmp_path / 'curves.npy'}", "method=adam", f"hydra.run.dir={out}"],
+        capsys,
+    )
     assert code == 0
     rows = np.genfromtxt(out / "inversion.csv", delimiter=",", names=True)
     assert len(rows) == 2 and "true_alpha" not in rows.dtype.names
@@ -115,7 +128,10 @@ def bad_files(tmp_path, trained_run):
         ([ckpt, f"targets={tmp_path / 'nan.npy'}"], "row 1 has non-finite values"),
         ([ckpt, f"targets={tmp_path / 'neg.csv'}"], "alpha=-1 (row 1) is not allowed: must be finite and > 0"),
         ([ckpt, f"targets={tmp_path / 'none.npy'}"], "no such file"),
-        ([ckpt, "alpha=2", "beta=4", "method=lbfgs"], "method='lbfgs' is not allowed: must be one of nelder-mead, adam"),
+        (
+            [ckpt, "alpha=2", "beta=4", "method=lbfgs"],
+            "method='lbfgs' is not allowed: must be one of nelder-mead, adam",
+        ),
         ([ckpt, "alpha=2", "beta=4", "init=random"], "init='random' is not allowed: must be one of encoder, zeros"),
         ([ckpt], "give a target: alpha=A beta=B"),
         (["alpha=2", "beta=4"], "ckpt_path is required"),
@@ -125,7 +141,7 @@ def bad_files(tmp_path, trained_run):
 def test_every_bad_invert_input_gets_one_line_exit_2_and_no_result_files(trained_run, tmp_path, capsys):
     for i, (args, message) in enumerate(bad_files(tmp_path, trained_run)):
         out = tmp_path / f"run{i}"
-        code, stdout, err = run_script("invert.py", [*args, f"hydra.run.dir={out}"], capsys)
+        code, _, err = run_script("invert.py", [*args, f"hydra.run.dir={out}"], capsys)
         lines = error_lines(err)
         assert code == 2, (args, err)
         assert len(lines) == 1 and message in lines[0], (args, err)
@@ -134,8 +150,11 @@ def test_every_bad_invert_input_gets_one_line_exit_2_and_no_result_files(trained
 
 
 def test_verbose_shows_the_traceback(trained_run, tmp_path, capsys):
-    code, _, err = run_script("invert.py", [f"ckpt_path={trained_run}", "alpha=0", "beta=4", "verbose=true",
-                                            f"hydra.run.dir={tmp_path}"], capsys)  # fmt: skip
+    code, _, err = run_script(
+        "invert.py",
+        [f"ckpt_path={trained_run}", "alpha=0", "beta=4", "verbose=true", f"hydra.run.dir={tmp_path}"],
+        capsys,
+    )
     assert code != 0 and "Traceback" in err and "TargetError" in err
 
 

@@ -11,8 +11,11 @@ from betaae.model import AutoEncoder, sse, sse_per_curve
 
 @pytest.mark.parametrize(("latent_dims", "hidden"), [(1, [128]), (2, [64, 32]), (3, []), (2, 16)])
 def test_encoder_and_decoder_shapes(latent_dims, hidden):
-    model = AutoEncoder(latent_dims=latent_dims, hidden=hidden, data={"family": "beta", "grid_low": 0.01,
-                                                                      "grid_high": 0.99, "num_points": 30})  # fmt: skip
+    model = AutoEncoder(
+        latent_dims=latent_dims,
+        hidden=hidden,
+        data={"family": "beta", "grid_low": 0.01, "grid_high": 0.99, "num_points": 30},
+    )
     curves = torch.randn(7, 30)
     assert model.encoder(curves).shape == (7, latent_dims)
     assert model(curves).shape == (7, 30)
@@ -42,8 +45,15 @@ def test_a_tiny_model_overfits_one_small_batch():
     dm = CurveDataModule(num_train=32, num_val=32, num_test=32, batch_size=32, shuffle=False)
     torch.manual_seed(0)
     model = AutoEncoder(latent_dims=2, hidden=[128], lr=3e-3, gamma=1.0, data=dm.spec)
-    trainer = L.Trainer(max_epochs=1500, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)  # fmt: skip
+    trainer = L.Trainer(
+        max_epochs=1500,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
     dm.setup()
     before = sse_per_curve(model, dm.splits["train"][0]).mean().item()
     trainer.fit(model, datamodule=dm)
@@ -54,8 +64,14 @@ def test_a_tiny_model_overfits_one_small_batch():
 def test_checkpoint_holds_plain_hyperparameters_and_rebuilds_the_model_alone(tmp_path):
     dm = CurveDataModule(family="gamma", num_points=40, num_train=64, num_val=32, num_test=32, batch_size=32)
     model = AutoEncoder(latent_dims=3, hidden=[32, 16], data=dm.spec)
-    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=dm)
     path = tmp_path / "model.ckpt"
     trainer.save_checkpoint(path)

@@ -41,7 +41,7 @@ def test_best_checkpoint_is_the_lowest_val_loss_and_loads_on_its_own(tmp_path, c
 
 
 def test_debug_fdr_runs_a_single_batch_of_each_stage(tmp_path, capsys):
-    code, out, _ = run_script("train.py", [*TINY, "debug=fdr", f"hydra.run.dir={tmp_path}"], capsys)
+    code, _, _ = run_script("train.py", [*TINY, "debug=fdr", f"hydra.run.dir={tmp_path}"], capsys)
     assert code == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["global_step"] == 1 and metrics["epochs"] == 1

@@ -39,15 +39,23 @@ class EpochProgressBar(ProgressBar):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._enabled and trainer.is_global_zero:
             total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
-            self.bar = tqdm(total=total, initial=trainer.current_epoch, desc="train", unit="epoch",
-                            dynamic_ncols=True, file=sys.stderr, leave=True)  # fmt: skip
+            self.bar = tqdm(
+                total=total,
+                initial=trainer.current_epoch,
+                desc="train",
+                unit="epoch",
+                dynamic_ncols=True,
+                file=sys.stderr,
+                leave=True,
+            )
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.bar is None:
             return
         metrics = trainer.callback_metrics
-        self.bar.set_postfix({short: f"{float(metrics[key]):.4g}" for key, short in SHOWN.items() if key in metrics},
-                             refresh=False)  # fmt: skip
+        self.bar.set_postfix(
+            {short: f"{float(metrics[key]):.4g}" for key, short in SHOWN.items() if key in metrics}, refresh=False
+        )
         self.bar.update(1)
 
     def _close(self) -> None:
@@ -74,8 +82,11 @@ class History(L.Callback):
         self._clock = time.perf_counter() - (self.rows[-1]["elapsed_s"] if self.rows else 0.0)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        row = {"epoch": trainer.current_epoch, "lr": trainer.optimizers[0].param_groups[0]["lr"],
-               "elapsed_s": time.perf_counter() - self._clock}  # fmt: skip
+        row = {
+            "epoch": trainer.current_epoch,
+            "lr": trainer.optimizers[0].param_groups[0]["lr"],
+            "elapsed_s": time.perf_counter() - self._clock,
+        }
         # One sync per epoch, for the handful of epoch-level values.
         row.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.split("/")[0] in ("train", "val")})
         self.rows.append(row)
@@ -154,9 +165,17 @@ class LatentImages(L.Callback):
             recon = pl_module.decoder(latent[: self.num_curves])
         grid = datamodule.grid.cpu().numpy()
         names = datamodule.family.param_names
-        writer.add_figure("images/reconstructions", plots.reconstructions(
-            grid, curves[: self.num_curves].cpu().numpy(), recon.cpu().numpy(), params[: self.num_curves].cpu().numpy(),
-            names), global_step=epoch)  # fmt: skip
+        writer.add_figure(
+            "images/reconstructions",
+            plots.reconstructions(
+                grid,
+                curves[: self.num_curves].cpu().numpy(),
+                recon.cpu().numpy(),
+                params[: self.num_curves].cpu().numpy(),
+                names,
+            ),
+            global_step=epoch,
+        )
         for i, name in enumerate(names):
             figure = plots.latent_scatter(latent.cpu().numpy(), params[:, i].cpu().numpy(), name)
             writer.add_figure(f"images/latent_by_{name}", figure, global_step=epoch)

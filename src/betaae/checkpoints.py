@@ -46,7 +46,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"ckpt_path={path}: cannot be read as a checkpoint (truncated or corrupt?): {reason}") from err
+        raise CheckpointError(
+            f"ckpt_path={path}: cannot be read as a checkpoint (truncated or corrupt?): {reason}"
+        ) from err
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     if not isinstance(hparams, dict) or "betaae_format" not in hparams or "state_dict" not in checkpoint:
         raise CheckpointError(f"ckpt_path={path}: not a betaae checkpoint (no betaae hyperparameters in it)")
@@ -54,7 +56,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return checkpoint
 
 
-def load_model(path: str | os.PathLike):  # noqa: ANN201 - returns betaae.model.AutoEncoder
+def load_model(path: str | os.PathLike):
     """Rebuild the autoencoder, its grid and its data family from a checkpoint alone, in eval mode."""
     from betaae.model import AutoEncoder
 

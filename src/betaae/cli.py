@@ -46,7 +46,9 @@ def one_line(error: BaseException) -> str:
     message = "; ".join(part.rstrip(",") for part in folded) or type(error).__name__
     if message.startswith("Could not override '"):
         key = message.split("'")[1]
-        message = f"unknown option {key}: it is not in the config (check the spelling, or add a new key with +{key}=...)"
+        message = (
+            f"unknown option {key}: it is not in the config (check the spelling, or add a new key with +{key}=...)"
+        )
     return message
 
 
@@ -113,6 +115,8 @@ def main(hydra_main: Callable[[], Any]) -> None:
     from betaae.sweep import SweepSummary
 
     if SweepSummary.failed_jobs:
-        print(f"error: {SweepSummary.failed_jobs} job(s) of the sweep failed; see {SweepSummary.last_summary}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"error: {SweepSummary.failed_jobs} job(s) of the sweep failed; see {SweepSummary.last_summary}",
+            file=sys.stderr,
+        )
         sys.exit(1)

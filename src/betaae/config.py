@@ -14,8 +14,22 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from betaae.errors import ConfigError
 from betaae.families import FAMILIES
 
-TOP_LEVEL = {"task_name", "latent_dims", "seed", "resume", "num_threads", "optimized_metric", "verbose", "paths",
-             "data", "model", "trainer", "callbacks", "logger", "hydra"}  # fmt: skip
+TOP_LEVEL = {
+    "task_name",
+    "latent_dims",
+    "seed",
+    "resume",
+    "num_threads",
+    "optimized_metric",
+    "verbose",
+    "paths",
+    "data",
+    "model",
+    "trainer",
+    "callbacks",
+    "logger",
+    "hydra",
+}
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
 
@@ -42,11 +56,26 @@ def require_int(option: str, value: Any, minimum: int) -> None:
         _fail(option, value, f"must be an integer >= {minimum}")
 
 
-def require_number(option: str, value: Any, low: float, high: float, low_open: bool = True,
-                   high_open: bool = False, text: str | None = None) -> None:  # fmt: skip
-    ok = _is_number(value) and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+def require_number(
+    option: str,
+    value: Any,
+    low: float,
+    high: float,
+    low_open: bool = True,
+    high_open: bool = False,
+    text: str | None = None,
+) -> None:
+    ok = (
+        _is_number(value)
+        and (value > low if low_open else value >= low)
+        and (value < high if high_open else value <= high)
+    )
     if not ok:
-        _fail(option, value, text or f"must be a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}")
+        _fail(
+            option,
+            value,
+            text or f"must be a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}",
+        )
 
 
 def require_bool(option: str, value: Any) -> None:
@@ -84,10 +113,24 @@ def validate_data(data: DictConfig) -> None:
             floor_text = f"{floor} <= " if math.isfinite(floor) else ""
             _fail(option, bounds, f"must satisfy {floor_text}low < high")
     support_low, support_high = family.support
-    require_number("data.grid_low", data.grid_low, support_low, support_high, True, True,
-                   f"must lie inside the {family.name} support ({support_low}, {support_high})")  # fmt: skip
-    require_number("data.grid_high", data.grid_high, data.grid_low, support_high, True, True,
-                   f"must be > data.grid_low ({data.grid_low}) and < {support_high}")  # fmt: skip
+    require_number(
+        "data.grid_low",
+        data.grid_low,
+        support_low,
+        support_high,
+        True,
+        True,
+        f"must lie inside the {family.name} support ({support_low}, {support_high})",
+    )
+    require_number(
+        "data.grid_high",
+        data.grid_high,
+        data.grid_low,
+        support_high,
+        True,
+        True,
+        f"must be > data.grid_low ({data.grid_low}) and < {support_high}",
+    )
     require_int("data.num_points", data.num_points, 2)
     for key in ("num_train", "num_val", "num_test", "batch_size", "eval_batch_size", "chunk_size"):
         require_int(f"data.{key}", data[key], 1)
@@ -107,8 +150,9 @@ def validate_model(model: DictConfig) -> None:
         _fail("model.hidden", hidden, "must be a list of integers >= 1, e.g. [128] or [256,128]")
     require_number("model.lr", model.lr, 0.0, math.inf, text="must be a finite number > 0")
     require_number("model.gamma", model.gamma, 0.0, 1.0, text="must be a number in (0, 1]")
-    require_number("model.weight_decay", model.weight_decay, 0.0, math.inf, low_open=False,
-                   text="must be a finite number >= 0")  # fmt: skip
+    require_number(
+        "model.weight_decay", model.weight_decay, 0.0, math.inf, low_open=False, text="must be a finite number >= 0"
+    )
 
 
 def validate_trainer(trainer: DictConfig) -> None:
@@ -128,8 +172,10 @@ def check_accelerator(accelerator: Any, devices: Any) -> None:
     if accelerator in ("gpu", "cuda"):
         if not torch.cuda.is_available():
             build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
-            raise ConfigError(f"trainer.accelerator={accelerator}: no CUDA GPU is visible on this machine "
-                              f"(torch {torch.__version__}, {build}); run on the CPU with trainer.accelerator=cpu")  # fmt: skip
+            raise ConfigError(
+                f"trainer.accelerator={accelerator}: no CUDA GPU is visible on this machine "
+                f"(torch {torch.__version__}, {build}); run on the CPU with trainer.accelerator=cpu"
+            )
         if _is_int(devices) and devices > torch.cuda.device_count():
             _fail("trainer.devices", devices, f"this machine has {torch.cuda.device_count()} CUDA GPU(s)")
     if accelerator == "mps" and not torch.backends.mps.is_available():

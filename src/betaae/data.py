@@ -78,8 +78,17 @@ class TensorBatches:
 class OnlineBatches:
     """Fresh (params, curves) drawn for every batch directly on the device; memory stays flat."""
 
-    def __init__(self, family: Family, grid: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
-                 batch_size: int, steps: int, seed: int, rank: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        family: Family,
+        grid: torch.Tensor,
+        low: torch.Tensor,
+        high: torch.Tensor,
+        batch_size: int,
+        steps: int,
+        seed: int,
+        rank: int = 0,
+    ) -> None:
         self.family, self.grid, self.low, self.high = family, grid, low, high
         self.batch_size, self.steps, self.seed, self.rank = batch_size, steps, seed, rank
         self.epoch = 0
@@ -137,8 +146,13 @@ class CurveDataModule(L.LightningDataModule):
     def spec(self) -> dict:
         """What a model must remember about its data to be used on its own: family, grid and ranges."""
         hp = self.hparams
-        return {"family": hp.family, "params": {k: list(v) for k, v in hp.params.items()},
-                "grid_low": hp.grid_low, "grid_high": hp.grid_high, "num_points": hp.num_points}  # fmt: skip
+        return {
+            "family": hp.family,
+            "params": {k: list(v) for k, v in hp.params.items()},
+            "grid_low": hp.grid_low,
+            "grid_high": hp.grid_high,
+            "num_points": hp.num_points,
+        }
 
     def build_split(self, split: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(curves (n, num_points) float32, params (n, 2) float32) for one split, on the CPU."""
@@ -186,4 +200,3 @@ class CurveDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> TensorBatches:
         return self._eval_batches("test")
-

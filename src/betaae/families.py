@@ -48,10 +48,26 @@ class Family:
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
-        Family("beta", ("alpha", "beta"), (0.0, 1.0), (0.0, 0.0), {"alpha": (0.0, 5.0), "beta": (0.0, 5.0)}, (0.01, 0.99)),
+        Family(
+            "beta", ("alpha", "beta"), (0.0, 1.0), (0.0, 0.0), {"alpha": (0.0, 5.0), "beta": (0.0, 5.0)}, (0.01, 0.99)
+        ),
         Family("kumaraswamy", ("a", "b"), (0.0, 1.0), (0.0, 0.0), {"a": (0.5, 5.0), "b": (0.5, 5.0)}, (0.01, 0.99)),
-        Family("gamma", ("shape", "rate"), (0.0, math.inf), (0.0, 0.0), {"shape": (1.0, 5.0), "rate": (0.5, 2.0)}, (0.1, 10.0)),
-        Family("normal", ("mean", "std"), (-math.inf, math.inf), (-math.inf, 0.0), {"mean": (-2.0, 2.0), "std": (0.3, 2.0)}, (-5.0, 5.0)),
+        Family(
+            "gamma",
+            ("shape", "rate"),
+            (0.0, math.inf),
+            (0.0, 0.0),
+            {"shape": (1.0, 5.0), "rate": (0.5, 2.0)},
+            (0.1, 10.0),
+        ),
+        Family(
+            "normal",
+            ("mean", "std"),
+            (-math.inf, math.inf),
+            (-math.inf, 0.0),
+            {"mean": (-2.0, 2.0), "std": (0.3, 2.0)},
+            (-5.0, 5.0),
+        ),
     )
 }
 

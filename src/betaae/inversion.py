@@ -43,15 +43,20 @@ def nelder_mead(model: AutoEncoder, targets: torch.Tensor, start: torch.Tensor, 
                 decoded = decoder(torch.from_numpy(z.astype(np.float32)))
             return float(np.linalg.norm(decoded.numpy() - target_np))
 
-        result = minimize(objective, z0.double().numpy(), method="Nelder-Mead",
-                          options={"maxiter": max_iter, "xatol": 1e-5, "fatol": 1e-7})  # fmt: skip
+        result = minimize(
+            objective,
+            z0.double().numpy(),
+            method="Nelder-Mead",
+            options={"maxiter": max_iter, "xatol": 1e-5, "fatol": 1e-7},
+        )
         latents.append(result.x)
         evaluations.append(result.nfev)
     return {"latent": torch.tensor(np.array(latents), dtype=torch.float32), "evaluations": evaluations}
 
 
-def batched_adam(model: AutoEncoder, targets: torch.Tensor, start: torch.Tensor, steps: int = 300,
-                 lr: float = 0.05) -> dict:  # fmt: skip
+def batched_adam(
+    model: AutoEncoder, targets: torch.Tensor, start: torch.Tensor, steps: int = 300, lr: float = 0.05
+) -> dict:
     """Adam on every target's code at once, with a cosine-decayed step; keeps each target's best code.
 
     The targets' objectives are independent, so the gradient of their sum is each one's own gradient.
@@ -77,8 +82,9 @@ def batched_adam(model: AutoEncoder, targets: torch.Tensor, start: torch.Tensor,
     return {"latent": best.detach(), "evaluations": [steps] * targets.shape[0]}
 
 
-def invert(model: AutoEncoder, targets: torch.Tensor, method: str = "nelder-mead", init: str = "encoder",
-           **options: float) -> dict:  # fmt: skip
+def invert(
+    model: AutoEncoder, targets: torch.Tensor, method: str = "nelder-mead", init: str = "encoder", **options: float
+) -> dict:
     """Latent codes for targets (n, num_points): codes, residuals, evaluations and seconds taken."""
     started = time.perf_counter()
     model = model.eval()
@@ -86,7 +92,9 @@ def invert(model: AutoEncoder, targets: torch.Tensor, method: str = "nelder-mead
     if method == "nelder-mead":
         found = nelder_mead(model, targets, start, max_iter=int(options.get("max_iter", 2000)))
     elif method == "adam":
-        found = batched_adam(model, targets, start, steps=int(options.get("steps", 300)), lr=float(options.get("lr", 0.05)))
+        found = batched_adam(
+            model, targets, start, steps=int(options.get("steps", 300)), lr=float(options.get("lr", 0.05))
+        )
     else:
         raise ValueError(f"unknown method {method!r}")
     found["residual"] = residuals(model, found["latent"], targets)
@@ -94,8 +102,9 @@ def invert(model: AutoEncoder, targets: torch.Tensor, method: str = "nelder-mead
     return found
 
 
-def fit_family(family: Family, grid: torch.Tensor, curves: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
-               steps: int = 200) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def fit_family(
+    family: Family, grid: torch.Tensor, curves: torch.Tensor, low: torch.Tensor, high: torch.Tensor, steps: int = 200
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The family parameters whose log-pdf on the grid is nearest each curve: (params (n, 2), residual (n,)).
 
     A coarse grid search over a range somewhat wider than the training range finds a start for each

@@ -22,7 +22,9 @@ KINDS = ("auto", "curves", "params")
 
 def validate_invert(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
-        raise ConfigError("ckpt_path is required: a checkpoint file or a run directory (python invert.py ckpt_path=...)")
+        raise ConfigError(
+            "ckpt_path is required: a checkpoint file or a run directory (python invert.py ckpt_path=...)"
+        )
     if cfg.method not in METHODS:
         raise ConfigError(f"method={cfg.method!r} is not allowed: must be one of {', '.join(METHODS)}")
     if cfg.init not in INITS:
@@ -69,7 +71,7 @@ def read_targets(path: Path, kind: str, num_points: int) -> np.ndarray:
     return rows
 
 
-def load_targets(cfg: DictConfig, family, grid: torch.Tensor) -> tuple[torch.Tensor, np.ndarray | None, str]:  # noqa: ANN001
+def load_targets(cfg: DictConfig, family, grid: torch.Tensor) -> tuple[torch.Tensor, np.ndarray | None, str]:
     """Target log-pdf rows (n, num_points), their true parameters when known, and where they came from."""
     num_points = grid.shape[0]
     names = family.param_names
@@ -81,23 +83,31 @@ def load_targets(cfg: DictConfig, family, grid: torch.Tensor) -> tuple[torch.Ten
             kind = "params" if rows.shape[1] == 2 and num_points != 2 else "curves"
         if kind == "params":
             if rows.shape[1] != 2:
-                raise TargetError(f"targets={path}: parameter rows need 2 columns ({', '.join(names)}), got {rows.shape[1]}")
+                raise TargetError(
+                    f"targets={path}: parameter rows need 2 columns ({', '.join(names)}), got {rows.shape[1]}"
+                )
             check_params(rows, names, family.param_floor, f"targets={path}: ")
             params = rows
         else:
             if rows.shape[1] != num_points:
-                raise TargetError(f"targets={path}: rows have {rows.shape[1]} values but the checkpoint's grid has "
-                                  f"{num_points} points (or 2 columns for {', '.join(names)} pairs)")  # fmt: skip
+                raise TargetError(
+                    f"targets={path}: rows have {rows.shape[1]} values but the checkpoint's grid has "
+                    f"{num_points} points (or 2 columns for {', '.join(names)} pairs)"
+                )
             bad = ~np.isfinite(rows).all(axis=1)
             if bad.any():
-                raise TargetError(f"targets={path}: row {int(np.argmax(bad))} has non-finite values; "
-                                  "every log-pdf value must be finite")  # fmt: skip
+                raise TargetError(
+                    f"targets={path}: row {int(np.argmax(bad))} has non-finite values; "
+                    "every log-pdf value must be finite"
+                )
             return torch.tensor(rows, dtype=torch.float32), None, str(path)
     else:
         given = [cfg.get("alpha"), cfg.get("beta")] if cfg.get("params") is None else list(cfg.params)
         if len(given) != 2 or any(v is None for v in given):
-            raise ConfigError(f"give a target: alpha=A beta=B (the {family.name} family's {names[0]} and {names[1]}), "
-                              "params=[A,B], or targets=FILE")  # fmt: skip
+            raise ConfigError(
+                f"give a target: alpha=A beta=B (the {family.name} family's {names[0]} and {names[1]}), "
+                "params=[A,B], or targets=FILE"
+            )
         try:
             params = np.array([[float(v) for v in given]])
         except (TypeError, ValueError):
@@ -131,9 +141,13 @@ def run_inversion(cfg: DictConfig) -> dict:
     names = family.param_names
     rows = []
     for i in range(targets.shape[0]):
-        row = {"target": i, **{f"z_{j + 1}": float(v) for j, v in enumerate(latent[i])},
-               "residual": float(residual[i]), "max_abs_pdf_error": float(pdf_error[i]),
-               "evaluations": int(found["evaluations"][i])}  # fmt: skip
+        row = {
+            "target": i,
+            **{f"z_{j + 1}": float(v) for j, v in enumerate(latent[i])},
+            "residual": float(residual[i]),
+            "max_abs_pdf_error": float(pdf_error[i]),
+            "evaluations": int(found["evaluations"][i]),
+        }
         if true_params is not None:
             row.update({f"true_{n}": float(true_params[i, j]) for j, n in enumerate(names)})
         if fitted is not None:
@@ -143,11 +157,17 @@ def run_inversion(cfg: DictConfig) -> dict:
                 row.update({f"error_{n}": float(fitted[i, j]) - float(true_params[i, j]) for j, n in enumerate(names)})
         rows.append(row)
     summary = {
-        "checkpoint": model.checkpoint_path, "family": family.name, "method": cfg.method, "init": cfg.init,
-        "targets": source, "count": len(rows), "seconds": found["seconds"],
+        "checkpoint": model.checkpoint_path,
+        "family": family.name,
+        "method": cfg.method,
+        "init": cfg.init,
+        "targets": source,
+        "count": len(rows),
+        "seconds": found["seconds"],
         "seconds_per_target": found["seconds"] / len(rows),
-        "median_residual": float(residual.median()), "max_residual": float(residual.max()),
-    }  # fmt: skip
+        "median_residual": float(residual.median()),
+        "max_residual": float(residual.max()),
+    }
     if true_params is not None and fitted is not None:
         error = (fitted.double().numpy() - true_params).__abs__()
         summary.update({f"median_abs_error_{n}": float(np.median(error[:, j])) for j, n in enumerate(names)})
@@ -160,8 +180,10 @@ def run_inversion(cfg: DictConfig) -> dict:
     first = rows[0]
     target_label = ", ".join(f"{n}={first['true_' + n]:.3g}" for n in names) if true_params is not None else "target"
     decoded_label = ", ".join(f"z_{j + 1}={float(v):.3f}" for j, v in enumerate(latent[0]))
-    save_figure(out / "inversion.png", plots.inversion(grid.numpy(), targets[0].numpy(), decoded[0].numpy(),
-                                                      target_label, decoded_label))  # fmt: skip
+    save_figure(
+        out / "inversion.png",
+        plots.inversion(grid.numpy(), targets[0].numpy(), decoded[0].numpy(), target_label, decoded_label),
+    )
     print_summary(out, summary, rows, names)
     return summary
 
@@ -170,18 +192,28 @@ def print_summary(out: Path, summary: dict, rows: list[dict], names: tuple[str, 
     if len(rows) == 1:
         row = rows[0]
         code = ", ".join(f"{row[k]:.4f}" for k in row if k.startswith("z_"))
-        lines = [f"latent code: ({code})",
-                 f"residual (L2 of log-pdf difference): {row['residual']:.4g}   max |pdf error|: {row['max_abs_pdf_error']:.4g}",
-                 f"evaluations: {row['evaluations']}   time: {summary['seconds']:.3f} s"]  # fmt: skip
+        lines = [
+            f"latent code: ({code})",
+            f"residual (L2 of log-pdf difference): {row['residual']:.4g}",
+            f"max |pdf error|: {row['max_abs_pdf_error']:.4g}",
+            f"evaluations: {row['evaluations']}   time: {summary['seconds']:.3f} s",
+        ]
         if "fit_" + names[0] in row:
-            lines.append("best-matching " + ", ".join(f"{n}={row['fit_' + n]:.4g}" for n in names)
-                         + f" (fit residual {row['fit_residual']:.3g})")  # fmt: skip
+            lines.append(
+                "best-matching "
+                + ", ".join(f"{n}={row['fit_' + n]:.4g}" for n in names)
+                + f" (fit residual {row['fit_residual']:.3g})"
+            )
     else:
-        lines = [f"inverted {len(rows)} targets with {summary['method']} in {summary['seconds']:.2f} s "
-                 f"({1000 * summary['seconds_per_target']:.2f} ms per target)",
-                 f"residual: median {summary['median_residual']:.4g}, max {summary['max_residual']:.4g}"]  # fmt: skip
+        lines = [
+            f"inverted {len(rows)} targets with {summary['method']} in {summary['seconds']:.2f} s "
+            f"({1000 * summary['seconds_per_target']:.2f} ms per target)",
+            f"residual: median {summary['median_residual']:.4g}, max {summary['max_residual']:.4g}",
+        ]
         if f"median_abs_error_{names[0]}" in summary:
-            lines.append("parameter recovery, median |error|: "
-                         + ", ".join(f"{n} {summary['median_abs_error_' + n]:.3g}" for n in names))  # fmt: skip
+            lines.append(
+                "parameter recovery, median |error|: "
+                + ", ".join(f"{n} {summary['median_abs_error_' + n]:.3g}" for n in names)
+            )
     lines.append(f"outputs: {out}/ (inversion.json{', inversion.csv' if len(rows) > 1 else ''}, inversion.png)")
     print("\n".join(lines), flush=True)

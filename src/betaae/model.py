@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import lightning as L
 import torch
 from torch import nn
@@ -12,7 +14,7 @@ from betaae.families import make_grid
 def mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers with ReLU between them and none after the last."""
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
@@ -43,9 +45,18 @@ class AutoEncoder(L.LightningModule):
         super().__init__()
         hidden = [int(hidden)] if isinstance(hidden, int) else [int(h) for h in hidden]
         data = dict(data or {"family": "beta", "grid_low": 0.01, "grid_high": 0.99, "num_points": 100})
-        self.save_hyperparameters({"latent_dims": int(latent_dims), "hidden": hidden, "lr": float(lr),
-                                   "gamma": float(gamma), "weight_decay": float(weight_decay), "data": data,
-                                   "betaae_format": 1}, logger=False)  # fmt: skip
+        self.save_hyperparameters(
+            {
+                "latent_dims": int(latent_dims),
+                "hidden": hidden,
+                "lr": float(lr),
+                "gamma": float(gamma),
+                "weight_decay": float(weight_decay),
+                "data": data,
+                "betaae_format": 1,
+            },
+            logger=False,
+        )
         num_points = int(data["num_points"])
         self.encoder = mlp([num_points, *hidden, latent_dims])
         self.decoder = mlp([latent_dims, *hidden[::-1], num_points])
@@ -66,11 +77,12 @@ class AutoEncoder(L.LightningModule):
             n = curves.shape[0]
             # val/loss and test/loss are the summed squared error over the whole split.
             self.log(f"{stage}/loss", loss, on_epoch=True, reduce_fx="sum", batch_size=n, sync_dist=True)
-            self.log(f"{stage}/sse_per_curve", loss / n, on_epoch=True, batch_size=n, sync_dist=True,
-                     prog_bar=stage == "val")  # fmt: skip
+            self.log(
+                f"{stage}/sse_per_curve", loss / n, on_epoch=True, batch_size=n, sync_dist=True, prog_bar=stage == "val"
+            )
         return loss
 
-    def transfer_batch_to_device(self, batch, device, dataloader_idx):  # noqa: ANN001, ANN201
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
         # The data module keeps its tensors on the device already; skip Lightning's per-step tree walk.
         if isinstance(batch, tuple) and batch[0].device == device:
             return batch
@@ -89,8 +101,14 @@ class AutoEncoder(L.LightningModule):
             # Logged once, at the epoch's last step, so that epoch-end callbacks already see it.
             total = self._step_losses.sum()
             self.log("train/loss", total, on_step=False, on_epoch=True, reduce_fx="sum", sync_dist=True)
-            self.log("train/sse_per_curve", total / self._epoch_curves, on_step=False, on_epoch=True,
-                     reduce_fx="sum", sync_dist=True)  # fmt: skip
+            self.log(
+                "train/sse_per_curve",
+                total / self._epoch_curves,
+                on_step=False,
+                on_epoch=True,
+                reduce_fx="sum",
+                sync_dist=True,
+            )
         return loss
 
     def first_nonfinite_step(self) -> int | None:

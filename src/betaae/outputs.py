@@ -52,7 +52,7 @@ def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) ->
     atomic_write_bytes(path, buffer.getvalue().encode())
 
 
-def save_figure(path: Path, figure) -> None:  # noqa: ANN001 - a matplotlib Figure
+def save_figure(path: Path, figure) -> None:
     """Render a figure to PNG atomically and release its memory."""
     import matplotlib.pyplot as plt
 

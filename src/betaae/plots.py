@@ -6,9 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: figures are only ever written to files and TensorBoard
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def _label(names: tuple[str, ...] | list[str], values: np.ndarray) -> str:
@@ -48,8 +48,9 @@ def latent_histograms(latent: np.ndarray) -> Figure:
     return fig
 
 
-def reconstructions(grid: np.ndarray, targets: np.ndarray, recon: np.ndarray, params: np.ndarray,
-                    names: list[str]) -> Figure:  # fmt: skip
+def reconstructions(
+    grid: np.ndarray, targets: np.ndarray, recon: np.ndarray, params: np.ndarray, names: list[str]
+) -> Figure:
     """Target pdfs (solid) beside their reconstructions (dashed), one panel per curve."""
     n = len(targets)
     cols = min(n, 3)
@@ -80,8 +81,9 @@ def latent_scatter(latent: np.ndarray, values: np.ndarray, name: str) -> Figure:
     return fig
 
 
-def inversion(grid: np.ndarray, target: np.ndarray, decoded: np.ndarray, target_label: str,
-              decoded_label: str) -> Figure:  # fmt: skip
+def inversion(
+    grid: np.ndarray, target: np.ndarray, decoded: np.ndarray, target_label: str, decoded_label: str
+) -> Figure:
     """Target pdf and decoded pdf on the left, their difference on the right."""
     fig, (ax0, ax1) = plt.subplots(ncols=2, figsize=(10, 4))
     ax0.plot(grid, np.exp(target), label=target_label)

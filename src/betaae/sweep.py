@@ -27,7 +27,9 @@ def job_row(job_dir: Path, metric: str) -> dict[str, Any]:
         row["error"] = (job_dir / "error.txt").read_text().strip().splitlines()[-1][:300]
     elif (job_dir / "metrics.json").exists():
         row["status"] = "ok"
-        row.update({k: v for k, v in json.loads((job_dir / "metrics.json").read_text()).items() if k != "best_checkpoint"})
+        row.update(
+            {k: v for k, v in json.loads((job_dir / "metrics.json").read_text()).items() if k != "best_checkpoint"}
+        )
     else:
         row["status"] = "incomplete"
     row.setdefault(metric, None)
@@ -69,5 +71,6 @@ class SweepSummary(Callback):
         rows = summarize(sweep_dir, config.get("optimized_metric", "val/sse_per_curve_best"))
         SweepSummary.failed_jobs = sum(r["status"] != "ok" for r in rows)
         SweepSummary.last_summary = sweep_dir / "summary.csv"
-        log.info("sweep summary: %s (%d jobs, %d failed)", SweepSummary.last_summary, len(rows),
-                 SweepSummary.failed_jobs)  # fmt: skip
+        log.info(
+            "sweep summary: %s (%d jobs, %d failed)", SweepSummary.last_summary, len(rows), SweepSummary.failed_jobs
+        )

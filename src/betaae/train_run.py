@@ -29,8 +29,13 @@ log = logging.getLogger(__name__)
 SEED_QUALITY = 0.038  # the seed notebook's final mean per-curve squared error
 
 
-NOISE = ("💡 Tip", "`weights_only` was not set", "isinstance(treespec, LeafSpec)", "overridden `transfer_batch_to_device`",
-         "smaller than the logging interval")  # fmt: skip
+NOISE = (
+    "💡 Tip",
+    "`weights_only` was not set",
+    "isinstance(treespec, LeafSpec)",
+    "overridden `transfer_batch_to_device`",
+    "smaller than the logging interval",
+)
 
 
 def quiet_lightning() -> None:
@@ -87,14 +92,15 @@ def flat_hparams(cfg: DictConfig) -> dict[str, float | int | str | bool]:
     return flat
 
 
-def write_figures(out: Path, model: AutoEncoder, datamodule, history: list[dict]) -> None:  # noqa: ANN001
+def write_figures(out: Path, model: AutoEncoder, datamodule, history: list[dict]) -> None:
     figures = out / "figures"
     grid = datamodule.grid.cpu().numpy()
     names = list(datamodule.family.param_names)
     val_curves, val_params = (t.cpu() for t in datamodule.splits["val"])
     test_curves, test_params = (t.cpu() for t in datamodule.splits["test"])
-    save_figure(figures / "sample_curves.png", plots.sample_curves(grid, val_curves[:5].numpy(),
-                                                                   val_params[:5].numpy(), names))  # fmt: skip
+    save_figure(
+        figures / "sample_curves.png", plots.sample_curves(grid, val_curves[:5].numpy(), val_params[:5].numpy(), names)
+    )
     if history:
         save_figure(figures / "loss_history.png", plots.loss_history(history))
     model = model.cpu().eval()
@@ -102,8 +108,10 @@ def write_figures(out: Path, model: AutoEncoder, datamodule, history: list[dict]
         latent = model.encoder(val_curves)
         recon = model(test_curves[:6])
     save_figure(figures / "latent_histograms.png", plots.latent_histograms(latent.numpy()))
-    save_figure(figures / "reconstructions.png", plots.reconstructions(
-        grid, test_curves[:6].numpy(), recon.numpy(), test_params[:6].numpy(), names))  # fmt: skip
+    save_figure(
+        figures / "reconstructions.png",
+        plots.reconstructions(grid, test_curves[:6].numpy(), recon.numpy(), test_params[:6].numpy(), names),
+    )
 
 
 def run_training(cfg: DictConfig) -> dict:
@@ -129,8 +137,9 @@ def run_training(cfg: DictConfig) -> dict:
     if not loggers:
         configured = [c for c in configured if not isinstance(c, LearningRateMonitor)]
     callbacks = [*configured, history, FiniteLossGuard()]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False,
-                                     plugins=[AtomicCheckpointIO()])  # fmt: skip
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    )
     if trainer.is_global_zero:
         atomic_write_bytes(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True).encode())
     if last_ckpt is not None:
@@ -166,21 +175,25 @@ def run_training(cfg: DictConfig) -> dict:
         metrics["test/sse_per_curve"] = float(test_results[0]["test/sse_per_curve"])
     val_history = [row["val/sse_per_curve"] for row in history.rows if "val/sse_per_curve" in row]
     reached = [row["elapsed_s"] for row in history.rows if row.get("val/sse_per_curve", 1e9) <= SEED_QUALITY]
-    metrics.update({
-        "val/sse_per_curve_best": min(val_history) if val_history else metrics["val/sse_per_curve"],
-        "epochs": trainer.current_epoch,
-        "global_step": trainer.global_step,
-        "train_time_s": train_time,
-        "seconds_to_seed_quality": reached[0] if reached else None,
-        "best_checkpoint": best,
-    })  # fmt: skip
+    metrics.update(
+        {
+            "val/sse_per_curve_best": min(val_history) if val_history else metrics["val/sse_per_curve"],
+            "epochs": trainer.current_epoch,
+            "global_step": trainer.global_step,
+            "train_time_s": train_time,
+            "seconds_to_seed_quality": reached[0] if reached else None,
+            "best_checkpoint": best,
+        }
+    )
     write_figures(out, model, datamodule, history.rows)
     metrics["wall_time_s"] = time.perf_counter() - started
     write_json(out / "metrics.json", metrics)
     for logger in trainer.loggers:
         if hasattr(logger.experiment, "add_hparams") or logger.__class__.__name__ == "TensorBoardLogger":
-            hp_metrics = {f"hparams/{k.replace('/', '_')}": metrics[k] for k in
-                          ("val/sse_per_curve_best", "test/sse_per_curve", "train_time_s")}  # fmt: skip
+            hp_metrics = {
+                f"hparams/{k.replace('/', '_')}": metrics[k]
+                for k in ("val/sse_per_curve_best", "test/sse_per_curve", "train_time_s")
+            }
             logger.log_hyperparams(flat_hparams(cfg), metrics=hp_metrics)
             logger.finalize("success")
     print_summary(out, metrics, trainer)
@@ -193,10 +206,13 @@ def print_summary(out: Path, metrics: dict, trainer: L.Trainer) -> None:
         f"done in {metrics['wall_time_s']:.1f} s (training {metrics['train_time_s']:.1f} s, "
         f"{metrics['epochs']} epochs, {metrics['global_step']} steps)",
         "SSE per curve: train {:.4g} | val {:.4g} (best {:.4g}) | test {:.4g}".format(
-            metrics["train/sse_per_curve"], metrics["val/sse_per_curve"], metrics["val/sse_per_curve_best"],
-            metrics["test/sse_per_curve"]),
+            metrics["train/sse_per_curve"],
+            metrics["val/sse_per_curve"],
+            metrics["val/sse_per_curve_best"],
+            metrics["test/sse_per_curve"],
+        ),
         f"outputs:    {out}/  (metrics.json, config.yaml, figures/, checkpoints/, tensorboard/)",
-    ]  # fmt: skip
+    ]
     if metrics.get("best_checkpoint"):
         lines.append(f"invert:     python invert.py ckpt_path={out} alpha=2 beta=4")
     lines.append(f"TensorBoard: tensorboard --logdir {out.parent}")
