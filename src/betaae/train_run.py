@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from betaae import plots
 from betaae.callbacks import FiniteLossGuard, History
-from betaae.checkpoints import AtomicCheckpointIO
+from betaae.checkpoints import AtomicCheckpointIO, read_checkpoint
 from betaae.config import validate_train
 from betaae.errors import ConfigError, InterruptedRun
 from betaae.model import AutoEncoder, sse_per_curve
@@ -58,6 +58,7 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, Path]:
         raise ConfigError(f"resume={cfg.resume}: not a betaae run directory (it has no config.yaml)")
     if not last.is_file():
         raise ConfigError(f"resume={cfg.resume}: the run has no checkpoints/last.ckpt to resume from")
+    read_checkpoint(last)  # a truncated or foreign file gets a one-line error here, not deep inside Lightning
     resumed = OmegaConf.load(saved)
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
     extra = [o for o in overrides if not o.split("=")[0].lstrip("+~").startswith("resume")]
