@@ -182,6 +182,7 @@ def run_training(cfg: DictConfig) -> dict:
             "epochs": trainer.current_epoch,
             "global_step": trainer.global_step,
             "train_time_s": train_time,
+            "num_threads": torch.get_num_threads(),
             "seconds_to_seed_quality": reached[0] if reached else None,
             "best_checkpoint": best,
         }
