@@ -15,13 +15,19 @@ from betaae.checkpoints import AtomicCheckpointIO
 from betaae.outputs import atomic_write_bytes
 
 # Slow enough per epoch (250 steps) that a signal lands mid-training, small enough to finish in seconds.
-RESUMABLE = [*TINY, "data.num_train=2000", "data.batch_size=8", "trainer.max_epochs=5",
-             "callbacks.latent_images.every_n_epochs=0"]  # fmt: skip
+RESUMABLE = [
+    *TINY,
+    "data.num_train=2000",
+    "data.batch_size=8",
+    "trainer.max_epochs=5",
+    "callbacks.latent_images.every_n_epochs=0",
+]
 
 
 def test_non_finite_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
-    code, _, err = run_script("train.py", [*TINY, "model.lr=1e12", "trainer.max_epochs=3", f"hydra.run.dir={tmp_path}"],
-                              capsys)  # fmt: skip
+    code, _, err = run_script(
+        "train.py", [*TINY, "model.lr=1e12", "trainer.max_epochs=3", f"hydra.run.dir={tmp_path}"], capsys
+    )
     assert code == 2
     (line,) = error_lines(err)
     assert "the loss became non-finite at epoch 0, step" in line and "last good checkpoint" in line
@@ -41,8 +47,13 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, si
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     assert run_subprocess("train.py", [*RESUMABLE, f"hydra.run.dir={whole}"]).returncode == 0
 
-    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *RESUMABLE, f"hydra.run.dir={parts}"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *RESUMABLE, f"hydra.run.dir={parts}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while not (parts / "checkpoints" / "best.ckpt").exists() and time.time() < deadline:
         time.sleep(0.05)

@@ -70,20 +70,29 @@ def test_a_failed_job_is_recorded_while_the_others_still_run_and_the_exit_code_s
 
 
 def test_joblib_launcher_runs_jobs_in_parallel_with_one_thread_each(tmp_path):
-    result = run_subprocess("train.py", ["-m", "hydra/launcher=joblib", "latent_dims=1,2", *TINY,
-                                         f"hydra.sweep.dir={tmp_path}"])  # fmt: skip
+    result = run_subprocess(
+        "train.py", ["-m", "hydra/launcher=joblib", "latent_dims=1,2", *TINY, f"hydra.sweep.dir={tmp_path}"]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_summary(tmp_path)
     assert [r["status"] for r in rows] == ["ok", "ok"]
     assert [r["num_threads"] for r in rows] == ["1", "1"]  # 2 cores shared by 2 jobs
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None,
-                    reason="needs the [optuna] extra")  # fmt: skip
+@pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None, reason="needs the [optuna] extra"
+)
 def test_optuna_search_minimizes_the_metric_train_py_returns(tmp_path):
-    result = run_subprocess("train.py", ["hparams_search=optuna", "hydra.sweeper.n_trials=3",
-                                         "hydra.sweeper.sampler.n_startup_trials=2", *TINY,
-                                         f"hydra.sweep.dir={tmp_path}"])  # fmt: skip
+    result = run_subprocess(
+        "train.py",
+        [
+            "hparams_search=optuna",
+            "hydra.sweeper.n_trials=3",
+            "hydra.sweeper.sampler.n_startup_trials=2",
+            *TINY,
+            f"hydra.sweep.dir={tmp_path}",
+        ],
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_summary(tmp_path)
     assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)

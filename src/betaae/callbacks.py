@@ -131,11 +131,9 @@ class StartCheckpoint(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         ckpt = trainer.checkpoint_callback
-        if ckpt is None or ckpt.dirpath is None or trainer.ckpt_path is not None:
-            return
-        last = Path(ckpt.dirpath) / "last.ckpt"
-        if not last.exists():
-            trainer.save_checkpoint(last)
+        # Decided the same way on every rank: save_checkpoint is collective under DDP.
+        if ckpt is not None and ckpt.dirpath is not None and trainer.ckpt_path is None:
+            trainer.save_checkpoint(Path(ckpt.dirpath) / "last.ckpt")
 
 
 class LatentImages(L.Callback):

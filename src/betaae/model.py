@@ -61,9 +61,21 @@ class AutoEncoder(L.LightningModule):
         self.encoder = mlp([num_points, *hidden, latent_dims])
         self.decoder = mlp([latent_dims, *hidden[::-1], num_points])
         self.register_buffer("grid", make_grid(data["grid_low"], data["grid_high"], num_points), persistent=False)
+        # The optimizer is stepped by hand: Lightning's automatic-optimization closure costs more per step
+        # than this model's whole forward and backward pass on a CPU.
+        self.automatic_optimization = False
         # Per-step training losses stay on the device until the epoch ends: no sync inside the step.
         self._step_losses: torch.Tensor | None = None
         self._epoch_curves = 0
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Lightning sets _current_fx_name around every hook, about 44 times a step; nn.Module.__setattr__
+        # checks each assignment against parameters, buffers and submodules, which costs ~0.2 ms a step
+        # here. These two plain attributes are never any of those, so they skip the checks.
+        if name in ("_current_fx_name", "_epoch_curves"):
+            self.__dict__[name] = value
+        else:
+            super().__setattr__(name, value)
 
     def forward(self, curves: torch.Tensor) -> torch.Tensor:
         """Reconstruction of each curve: (batch, num_points) -> (batch, num_points)."""
@@ -94,7 +106,11 @@ class AutoEncoder(L.LightningModule):
         self._epoch_curves = 0
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        optimizer = self.optimizers()
+        optimizer.zero_grad(set_to_none=True)
         loss = self._common_step(batch, "train")
+        self.manual_backward(loss)
+        optimizer.step()
         self._step_losses[batch_idx] = loss.detach()
         self._epoch_curves += batch[0].shape[0]
         if batch_idx == self._step_losses.shape[0] - 1:
@@ -110,6 +126,9 @@ class AutoEncoder(L.LightningModule):
                 sync_dist=True,
             )
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        self.lr_schedulers().step()  # ExponentialLR: once per epoch
 
     def first_nonfinite_step(self) -> int | None:
         """Index within this epoch of the first non-finite training loss, or None (one sync per call)."""
@@ -129,7 +148,9 @@ class AutoEncoder(L.LightningModule):
 
     def configure_optimizers(self) -> dict:
         hp = self.hparams
-        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        # The fused kernel is about 20% faster per step on CPU and CUDA; other devices use the default.
+        fused = self.device.type in ("cpu", "cuda")
+        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, fused=fused)
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=hp.gamma)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import time
@@ -146,7 +147,7 @@ def run_training(cfg: DictConfig) -> dict:
     if last_ckpt is not None:
         log.info("resuming %s from %s", out, last_ckpt)
 
-    fit_started = time.perf_counter()
+    fit_started, fit_started_unix = time.perf_counter(), time.time()
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=str(last_ckpt) if last_ckpt else None)
     except SystemExit as stop:
@@ -172,6 +173,10 @@ def run_training(cfg: DictConfig) -> dict:
     # From here on the model holds the best weights (trainer.test loaded them).
     splits = {name: curves for name, (curves, _) in datamodule.splits.items()}
     metrics = {f"{name}/sse_per_curve": float(sse_per_curve(model, curves).mean()) for name, curves in splits.items()}
+    if "train" not in metrics:  # online data has no fixed training set: report the last epoch's figure
+        metrics["train/sse_per_curve"] = next(
+            (row["train/sse_per_curve"] for row in reversed(history.rows) if "train/sse_per_curve" in row), math.nan
+        )
     if test_results:
         metrics["test/sse_per_curve"] = float(test_results[0]["test/sse_per_curve"])
     val_history = [row["val/sse_per_curve"] for row in history.rows if "val/sse_per_curve" in row]
@@ -182,6 +187,7 @@ def run_training(cfg: DictConfig) -> dict:
             "epochs": trainer.current_epoch,
             "global_step": trainer.global_step,
             "train_time_s": train_time,
+            "fit_started_unix": fit_started_unix,
             "num_threads": torch.get_num_threads(),
             "seconds_to_seed_quality": reached[0] if reached else None,
             "best_checkpoint": best,
@@ -198,12 +204,17 @@ def run_training(cfg: DictConfig) -> dict:
             }
             logger.log_hyperparams(flat_hparams(cfg), metrics=hp_metrics)
             logger.finalize("success")
-    print_summary(out, metrics, trainer)
+    print_summary(out, metrics, Path(cfg.paths.log_dir), datamodule.family.param_names)
     return metrics
 
 
-def print_summary(out: Path, metrics: dict, trainer: L.Trainer) -> None:
+def print_summary(out: Path, metrics: dict, log_dir: Path, names: tuple[str, str]) -> None:
     """The few lines a user reads at the end of a run: figures, and where the files are."""
+    files = [
+        name
+        for name in ("metrics.json", "config.yaml", "figures/", "checkpoints/", "tensorboard/")
+        if (out / name.rstrip("/")).exists()
+    ]
     lines = [
         f"done in {metrics['wall_time_s']:.1f} s (training {metrics['train_time_s']:.1f} s, "
         f"{metrics['epochs']} epochs, {metrics['global_step']} steps)",
@@ -213,9 +224,12 @@ def print_summary(out: Path, metrics: dict, trainer: L.Trainer) -> None:
             metrics["val/sse_per_curve_best"],
             metrics["test/sse_per_curve"],
         ),
-        f"outputs:    {out}/  (metrics.json, config.yaml, figures/, checkpoints/, tensorboard/)",
+        f"outputs:    {out}/  ({', '.join(files)})",
     ]
     if metrics.get("best_checkpoint"):
-        lines.append(f"invert:     python invert.py ckpt_path={out} alpha=2 beta=4")
-    lines.append(f"TensorBoard: tensorboard --logdir {out.parent}")
+        example = "alpha=2 beta=4" if tuple(names) == ("alpha", "beta") else "params=[2,4]"
+        lines.append(f"invert:     python invert.py ckpt_path={out} {example}")
+    tensorboard_root = log_dir if out.resolve().is_relative_to(log_dir.resolve()) else out.parent
+    if (out / "tensorboard").exists():
+        lines.append(f"compare:    tensorboard --logdir {tensorboard_root}")
     print("\n".join(lines), flush=True)
