@@ -19,6 +19,7 @@ RESUMABLE = [
     *TINY,
     "data.num_train=2000",
     "data.batch_size=8",
+    "model.lr=1e-3",
     "trainer.max_epochs=5",
     "callbacks.latent_images.every_n_epochs=0",
 ]

@@ -6,6 +6,7 @@ import importlib.util
 import json
 
 import pytest
+import yaml
 from conftest import TINY, run_subprocess
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
@@ -35,7 +36,8 @@ def test_two_job_multirun_lands_in_one_sweep_dir_with_hparams_metrics_images_and
     for job, latent_dims in zip(jobs, (1, 2)):
         metrics = json.loads((job / "metrics.json").read_text())
         events, hparams = hparams_of(job / "tensorboard")
-        assert hparams["latent_dims"] == latent_dims and hparams["model.lr"] == pytest.approx(3e-3)
+        config = yaml.safe_load((job / "config.yaml").read_text())
+        assert hparams["latent_dims"] == latent_dims and hparams["model.lr"] == pytest.approx(config["model"]["lr"])
         assert hparams["model.hidden"] == "[128]"
         final = {tag: events.Scalars(tag)[-1].value for tag in events.Tags()["scalars"]}
         assert final["hparams/val_sse_per_curve_best"] == pytest.approx(metrics["val/sse_per_curve_best"], rel=1e-5)

@@ -3,6 +3,7 @@ a checkpoint at the start of training, and TensorBoard images of the latent spac
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -76,15 +77,19 @@ class History(L.Callback):
     def __init__(self) -> None:
         self.rows: list[dict[str, float]] = []
         self._clock = 0.0
+        self._lr = math.nan
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # A resumed run's clock carries on from the time already spent training.
         self._clock = time.perf_counter() - (self.rows[-1]["elapsed_s"] if self.rows else 0.0)
 
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._lr = trainer.optimizers[0].param_groups[0]["lr"]  # the rate this epoch trains with
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         row = {
             "epoch": trainer.current_epoch,
-            "lr": trainer.optimizers[0].param_groups[0]["lr"],
+            "lr": self._lr,
             "elapsed_s": time.perf_counter() - self._clock,
         }
         # One sync per epoch, for the handful of epoch-level values.

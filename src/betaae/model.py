@@ -114,6 +114,9 @@ class AutoEncoder(L.LightningModule):
         self._step_losses[batch_idx] = loss.detach()
         self._epoch_curves += batch[0].shape[0]
         if batch_idx == self._step_losses.shape[0] - 1:
+            # ExponentialLR steps once per epoch, here rather than at epoch end, so that the checkpoint
+            # written after validation already holds the schedule of the next epoch (exact resume).
+            self.lr_schedulers().step()
             # Logged once, at the epoch's last step, so that epoch-end callbacks already see it.
             total = self._step_losses.sum()
             self.log("train/loss", total, on_step=False, on_epoch=True, reduce_fx="sum", sync_dist=True)
@@ -126,9 +129,6 @@ class AutoEncoder(L.LightningModule):
                 sync_dist=True,
             )
         return loss
-
-    def on_train_epoch_end(self) -> None:
-        self.lr_schedulers().step()  # ExponentialLR: once per epoch
 
     def first_nonfinite_step(self) -> int | None:
         """Index within this epoch of the first non-finite training loss, or None (one sync per call)."""

@@ -11,6 +11,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 
+def _pdf(log_pdf: np.ndarray) -> np.ndarray:
+    """exp of a log-pdf, clipped so that a wild reconstruction early in training cannot overflow."""
+    return np.exp(np.clip(log_pdf, -80.0, 80.0))
+
+
 def _label(names: tuple[str, ...] | list[str], values: np.ndarray) -> str:
     return ", ".join(f"{n}={v:.3f}" for n, v in zip(names, values))
 
@@ -19,7 +24,7 @@ def sample_curves(grid: np.ndarray, log_pdfs: np.ndarray, params: np.ndarray, na
     """A few pdfs of the training family, each labelled with its parameters."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for log_pdf, p in zip(log_pdfs, params):
-        ax.plot(grid, np.exp(log_pdf), label=_label(names, p))
+        ax.plot(grid, _pdf(log_pdf), label=_label(names, p))
     ax.set(xlabel="x", ylabel="pdf", title="Sample curves")
     ax.legend(fontsize=8)
     return fig
@@ -57,8 +62,8 @@ def reconstructions(
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
     for ax, target, rec, p in zip(axes.flat, targets, recon, params):
-        ax.plot(grid, np.exp(target), label="target")
-        ax.plot(grid, np.exp(rec), "--", label="reconstruction")
+        ax.plot(grid, _pdf(target), label="target")
+        ax.plot(grid, _pdf(rec), "--", label="reconstruction")
         ax.set_title(_label(names, p), fontsize=9)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
@@ -86,11 +91,11 @@ def inversion(
 ) -> Figure:
     """Target pdf and decoded pdf on the left, their difference on the right."""
     fig, (ax0, ax1) = plt.subplots(ncols=2, figsize=(10, 4))
-    ax0.plot(grid, np.exp(target), label=target_label)
-    ax0.plot(grid, np.exp(decoded), "--", label=decoded_label)
+    ax0.plot(grid, _pdf(target), label=target_label)
+    ax0.plot(grid, _pdf(decoded), "--", label=decoded_label)
     ax0.set(xlabel="x", ylabel="pdf", title="Target and decoded pdf")
     ax0.legend(fontsize=8)
-    ax1.plot(grid, np.exp(target) - np.exp(decoded))
+    ax1.plot(grid, _pdf(target) - _pdf(decoded))
     ax1.set(xlabel="x", ylabel="error", title="target pdf - decoded pdf")
     fig.tight_layout()
     return fig
