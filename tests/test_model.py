@@ -9,6 +9,18 @@ from betaae.data import CurveDataModule
 from betaae.model import AutoEncoder, sse, sse_per_curve
 
 
+def quiet_trainer(**kwargs) -> L.Trainer:
+    """A CPU trainer that writes nothing: no logger, checkpoints, progress bar or summary."""
+    return L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **kwargs,
+    )
+
+
 @pytest.mark.parametrize(("latent_dims", "hidden"), [(1, [128]), (2, [64, 32]), (3, []), (2, 16)])
 def test_encoder_and_decoder_shapes(latent_dims, hidden):
     model = AutoEncoder(
@@ -45,15 +57,7 @@ def test_a_tiny_model_overfits_one_small_batch():
     dm = CurveDataModule(num_train=32, num_val=32, num_test=32, batch_size=32, shuffle=False)
     torch.manual_seed(0)
     model = AutoEncoder(latent_dims=2, hidden=[128], lr=3e-3, gamma=1.0, data=dm.spec)
-    trainer = L.Trainer(
-        max_epochs=1500,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
+    trainer = quiet_trainer(max_epochs=1500, limit_val_batches=0)
     dm.setup()
     before = sse_per_curve(model, dm.splits["train"][0]).mean().item()
     trainer.fit(model, datamodule=dm)
@@ -64,14 +68,7 @@ def test_a_tiny_model_overfits_one_small_batch():
 def test_checkpoint_holds_plain_hyperparameters_and_rebuilds_the_model_alone(tmp_path):
     dm = CurveDataModule(family="gamma", num_points=40, num_train=64, num_val=32, num_test=32, batch_size=32)
     model = AutoEncoder(latent_dims=3, hidden=[32, 16], data=dm.spec)
-    trainer = L.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(max_epochs=1)
     trainer.fit(model, datamodule=dm)
     path = tmp_path / "model.ckpt"
     trainer.save_checkpoint(path)

@@ -201,7 +201,7 @@ def print_summary(out: Path, summary: dict, rows: list[dict], names: tuple[str, 
         if "fit_" + names[0] in row:
             lines.append(
                 "best-matching "
-                + ", ".join(f"{n}={row['fit_' + n]:.4g}" for n in names)
+                + ", ".join(f"{n}={row['fit_' + n]:.4f}" for n in names)
                 + f" (fit residual {row['fit_residual']:.3g})"
             )
     else:
