@@ -228,7 +228,7 @@ def print_summary(out: Path, metrics: dict, log_dir: Path, names: tuple[str, str
     ]
     if metrics.get("best_checkpoint"):
         example = "alpha=2 beta=4" if tuple(names) == ("alpha", "beta") else "params=[2,4]"
-        lines.append(f"invert:     python invert.py ckpt_path={out} {example}")
+        lines.append(f"invert:     python invert.py ckpt_path={metrics['best_checkpoint']} {example}")
     tensorboard_root = log_dir if out.resolve().is_relative_to(log_dir.resolve()) else out.parent
     if (out / "tensorboard").exists():
         lines.append(f"compare:    tensorboard --logdir {tensorboard_root}")
