@@ -15,6 +15,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -171,14 +172,15 @@ def run_training(cfg: DictConfig) -> dict:
         return {}
 
     # From here on the model holds the best weights (trainer.test loaded them).
-    splits = {name: curves for name, (curves, _) in datamodule.splits.items()}
-    metrics = {f"{name}/sse_per_curve": float(sse_per_curve(model, curves).mean()) for name, curves in splits.items()}
-    if "train" not in metrics:  # online data has no fixed training set: report the last epoch's figure
+    # trainer.test already measured the test split (and logged it to TensorBoard); the others are measured here.
+    metrics = {"test/sse_per_curve": float(test_results[0]["test/sse_per_curve"])}
+    for name in ("train", "val"):
+        if name in datamodule.splits:
+            metrics[f"{name}/sse_per_curve"] = float(sse_per_curve(model, datamodule.splits[name][0]).mean())
+    if "train" not in datamodule.splits:  # online data has no fixed training set: report the last epoch's figure
         metrics["train/sse_per_curve"] = next(
             (row["train/sse_per_curve"] for row in reversed(history.rows) if "train/sse_per_curve" in row), math.nan
         )
-    if test_results:
-        metrics["test/sse_per_curve"] = float(test_results[0]["test/sse_per_curve"])
     val_history = [row["val/sse_per_curve"] for row in history.rows if "val/sse_per_curve" in row]
     reached = [row["elapsed_s"] for row in history.rows if row.get("val/sse_per_curve", 1e9) <= SEED_QUALITY]
     metrics.update(
@@ -197,7 +199,7 @@ def run_training(cfg: DictConfig) -> dict:
     metrics["wall_time_s"] = time.perf_counter() - started
     write_json(out / "metrics.json", metrics)
     for logger in trainer.loggers:
-        if hasattr(logger.experiment, "add_hparams") or logger.__class__.__name__ == "TensorBoardLogger":
+        if isinstance(logger, TensorBoardLogger):
             hp_metrics = {
                 f"hparams/{k.replace('/', '_')}": metrics[k]
                 for k in ("val/sse_per_curve_best", "test/sse_per_curve", "train_time_s")
