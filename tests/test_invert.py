@@ -113,6 +113,9 @@ def bad_files(tmp_path, trained_run):
     rows[1, 7] = np.nan
     np.save(tmp_path / "nan.npy", rows)
     np.savetxt(tmp_path / "neg.csv", np.array([[1.0, 2.0], [-1.0, 2.0]]), delimiter=",")
+    nan_first = np.zeros((2, 100))
+    nan_first[0, :] = np.nan
+    np.savetxt(tmp_path / "nan_first.csv", nan_first, delimiter=",")  # a first row of "nan" is data, not a header
     ckpt = f"ckpt_path={trained_run}"
     return [
         ([f"ckpt_path={tmp_path / 'missing.ckpt'}", "alpha=2", "beta=4"], "no such file or directory"),
@@ -126,6 +129,7 @@ def bad_files(tmp_path, trained_run):
         ([ckpt, "alpha=inf", "beta=4"], "alpha=inf is not allowed: must be finite and > 0"),
         ([ckpt, f"targets={tmp_path / 'short.npy'}"], "rows have 50 values but the checkpoint's grid has 100 points"),
         ([ckpt, f"targets={tmp_path / 'nan.npy'}"], "row 1 has non-finite values"),
+        ([ckpt, f"targets={tmp_path / 'nan_first.csv'}"], "row 0 has non-finite values"),
         ([ckpt, f"targets={tmp_path / 'neg.csv'}"], "alpha=-1 (row 1) is not allowed: must be finite and > 0"),
         ([ckpt, f"targets={tmp_path / 'none.npy'}"], "no such file"),
         (

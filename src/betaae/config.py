@@ -157,9 +157,8 @@ def validate_model(model: DictConfig) -> None:
 
 def validate_trainer(trainer: DictConfig) -> None:
     require_known_keys("trainer.", trainer.keys(), signature_keys(trainer._target_))
-    if trainer.get("fast_dev_run"):
-        pass
-    elif trainer.get("max_steps", -1) in (-1, None):
+    # fast_dev_run ignores max_epochs, and max_steps may bound a run instead of max_epochs.
+    if not trainer.get("fast_dev_run") and trainer.get("max_steps", -1) in (-1, None):
         require_int("trainer.max_epochs", trainer.get("max_epochs"), 1)
     require_int("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), 1)
     check_accelerator(trainer.get("accelerator", "auto"), trainer.get("devices", "auto"))

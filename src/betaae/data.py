@@ -104,8 +104,8 @@ class OnlineBatches:
         device = self.grid.device
         gen = torch.Generator(device=device).manual_seed(split_seed(self.seed, "train", self.epoch, self.rank))
         for _ in range(self.steps):
-            params = sample_params(self.low, self.high, self.batch_size, gen, device)
-            yield self.family.log_pdf(self.grid, params.float()), params.float()
+            params = sample_params(self.low, self.high, self.batch_size, gen, device).float()
+            yield self.family.log_pdf(self.grid, params), params
 
 
 class CurveDataModule(L.LightningDataModule):

@@ -48,7 +48,15 @@ def check_params(params: np.ndarray, names: tuple[str, str], floors: tuple[float
             raise TargetError(f"{source}{name}={values[row]:g}{where} is not allowed: {allowed}")
 
 
-def read_targets(path: Path, kind: str, num_points: int) -> np.ndarray:
+def _is_numeric_row(line: str) -> bool:
+    try:
+        [float(field) for field in line.split(",")]
+    except ValueError:
+        return False
+    return True
+
+
+def read_targets(path: Path) -> np.ndarray:
     """Rows from a .npy or .csv file (a header line in a CSV is skipped), as a 2-D float64 array."""
     if not path.is_file():
         raise TargetError(f"targets={path}: no such file")
@@ -56,8 +64,8 @@ def read_targets(path: Path, kind: str, num_points: int) -> np.ndarray:
         if path.suffix == ".npy":
             rows = np.load(path, allow_pickle=False)
         elif path.suffix == ".csv":
-            text = path.read_text().strip().splitlines()
-            skip = 1 if text and any(c.isalpha() for c in text[0].replace("e", "").replace("E", "")) else 0
+            first = path.read_text().strip().splitlines()[:1]
+            skip = int(bool(first) and not _is_numeric_row(first[0]))  # a header line names the columns
             rows = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
         else:
             raise TargetError(f"targets={path}: must be a .npy or .csv file")
@@ -77,7 +85,7 @@ def load_targets(cfg: DictConfig, family, grid: torch.Tensor) -> tuple[torch.Ten
     names = family.param_names
     if cfg.targets:
         path = Path(cfg.targets)
-        rows = read_targets(path, cfg.targets_kind, num_points)
+        rows = read_targets(path)
         kind = cfg.targets_kind
         if kind == "auto":
             kind = "params" if rows.shape[1] == 2 and num_points != 2 else "curves"

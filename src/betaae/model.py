@@ -89,9 +89,7 @@ class AutoEncoder(L.LightningModule):
             n = curves.shape[0]
             # val/loss and test/loss are the summed squared error over the whole split.
             self.log(f"{stage}/loss", loss, on_epoch=True, reduce_fx="sum", batch_size=n, sync_dist=True)
-            self.log(
-                f"{stage}/sse_per_curve", loss / n, on_epoch=True, batch_size=n, sync_dist=True, prog_bar=stage == "val"
-            )
+            self.log(f"{stage}/sse_per_curve", loss / n, on_epoch=True, batch_size=n, sync_dist=True)
         return loss
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
