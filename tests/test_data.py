@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from betaae.data import CurveDataModule, OnlineBatches, TensorBatches
+from betaae.data import CurveDataModule, Grouped, OnlineBatches, TensorBatches
 from betaae.families import FAMILIES, curves_for, get_family, make_grid, sample_params
 
 
@@ -75,6 +75,18 @@ def test_batches_are_views_cut_from_one_tensor_and_cover_the_epoch_once():
         assert batch_curves._base is not None  # a view, not a per-item collate
         seen.extend(batch_ids.squeeze(1).tolist())
     assert sorted(seen) == list(range(100))
+
+
+def test_grouping_hands_over_the_same_minibatches_in_the_same_order():
+    data = (torch.arange(100.0).unsqueeze(1), torch.arange(100.0).unsqueeze(1))
+    plain = TensorBatches(data, 8, True, seed=2)
+    grouped = Grouped(TensorBatches(data, 8, True, seed=2), group=5)
+    plain.set_epoch(3)
+    grouped.set_epoch(3)  # Lightning calls this through grouped.sampler
+    assert grouped.sampler is grouped and len(grouped) == 3  # 13 minibatches in groups of 5, 5 and 3
+    flat = [minibatch for group in grouped for minibatch in group]
+    assert [len(group) for group in grouped] == [5, 5, 3]
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(flat, plain, strict=True))
 
 
 def test_shuffled_order_depends_only_on_seed_and_epoch():

@@ -17,6 +17,7 @@ SAME_DATA = [
     "data.num_val=500",
     "data.num_test=500",
     "trainer.max_epochs=8",
+    "model.lr=2e-3",  # a calm rate: at 5e-3 and 32 curves a step, runs can spike and compare by luck
     "callbacks.latent_images.every_n_epochs=0",
     "trainer.accelerator=cpu",
 ]
@@ -31,6 +32,7 @@ def test_ddp_on_two_cpu_processes_reaches_the_quality_of_one_process_in_one_dire
     one = json.loads((tmp_path / "one" / "metrics.json").read_text())
     two = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert two["global_step"] == one["global_step"] == 8 * math.ceil(2000 / 64)
+    print("test SSE per curve, one process:", one["test/sse_per_curve"], "two:", two["test/sse_per_curve"])
     assert two["test/sse_per_curve"] < 1.5 * one["test/sse_per_curve"]
     # One output directory, written by rank 0 alone: no per-rank copies of the run.
     assert {p.name for p in tmp_path.iterdir()} == {"one", "ddp"}
@@ -52,8 +54,7 @@ def test_online_data_draws_fresh_batches_with_fixed_val_and_test(tmp_path, capsy
     dm = CurveDataModule(num_train=10**9, num_val=50, num_test=50, online=True)
     dm.setup()
     assert "train" not in dm.splits  # no training tensor is ever built, so memory stays flat
-    batches = iter(dm.train_dataloader())
-    first, second = next(batches), next(batches)
+    first, second = next(iter(dm.train_dataloader()))[:2]  # the first two minibatches of the first group
     assert not torch.equal(first[0], second[0])
     assert torch.equal(dm.splits["val"][0], CurveDataModule(num_val=50, num_test=50).build_split("val", 50)[0])
 

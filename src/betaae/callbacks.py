@@ -115,7 +115,7 @@ class FiniteLossGuard(L.Callback):
         if step is None:
             return
         epoch = trainer.current_epoch
-        global_step = epoch * int(trainer.num_training_batches) + step
+        global_step = trainer.global_step - len(pl_module._step_losses) + step
         last = Path(trainer.checkpoint_callback.dirpath or "") / "last.ckpt" if trainer.checkpoint_callback else None
         kept = f"the last good checkpoint is {last}" if last and last.exists() else "no checkpoint was written"
         raise NonFiniteLossError(

@@ -132,7 +132,7 @@ def validate_data(data: DictConfig) -> None:
         f"must be > data.grid_low ({data.grid_low}) and < {support_high}",
     )
     require_int("data.num_points", data.num_points, 2)
-    for key in ("num_train", "num_val", "num_test", "batch_size", "eval_batch_size", "chunk_size"):
+    for key in ("num_train", "num_val", "num_test", "batch_size", "batches_per_step", "eval_batch_size", "chunk_size"):
         require_int(f"data.{key}", data[key], 1)
     if data.steps_per_epoch is not None:
         require_int("data.steps_per_epoch", data.steps_per_epoch, 1)

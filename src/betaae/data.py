@@ -6,7 +6,9 @@ slices of that tensor: no per-item __getitem__, no collate, no host-to-device co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import math
+from collections.abc import Iterable, Iterator
 
 import lightning as L
 import numpy as np
@@ -108,6 +110,29 @@ class OnlineBatches:
             yield self.family.log_pdf(self.grid, params), params
 
 
+class Grouped:
+    """Hands Lightning several minibatches per training_step, each still getting its own optimizer step.
+
+    Lightning's loop costs a fixed ~0.2 ms per training_step on a CPU, as much as this model's whole
+    step; grouping pays it once per group. The order of minibatches, and so the result, is unchanged.
+    """
+
+    def __init__(self, batches: TensorBatches | OnlineBatches, group: int) -> None:
+        self.batches, self.group = batches, group
+        self.sampler, self.batch_sampler = self, None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batches.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.batches) / self.group)
+
+    def __iter__(self) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], ...]]:
+        minibatches: Iterable = iter(self.batches)
+        while chunk := tuple(itertools.islice(minibatches, self.group)):
+            yield chunk
+
+
 class CurveDataModule(L.LightningDataModule):
     """Serves log-pdf curves of one family on a fixed grid, with each curve's parameters beside it."""
 
@@ -122,6 +147,7 @@ class CurveDataModule(L.LightningDataModule):
         num_val: int = 2_000,
         num_test: int = 2_000,
         batch_size: int = 128,
+        batches_per_step: int = 16,
         eval_batch_size: int = 2_000,
         shuffle: bool = True,
         seed: int = 0,
@@ -180,13 +206,16 @@ class CurveDataModule(L.LightningDataModule):
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
-    def train_dataloader(self) -> TensorBatches | OnlineBatches:
+    def train_dataloader(self) -> Grouped:
+        """Groups of `batches_per_step` minibatches of `batch_size` curves (the last group may be shorter)."""
         hp = self.hparams
         rank, world = self._rank()
         if hp.online:
             steps = hp.steps_per_epoch or max(1, hp.num_train // (hp.batch_size * world))
-            return OnlineBatches(self.family, self.grid, self.low, self.high, hp.batch_size, steps, hp.seed, rank)
-        return TensorBatches(self.splits["train"], hp.batch_size, hp.shuffle, hp.seed, rank, world)
+            batches = OnlineBatches(self.family, self.grid, self.low, self.high, hp.batch_size, steps, hp.seed, rank)
+        else:
+            batches = TensorBatches(self.splits["train"], hp.batch_size, hp.shuffle, hp.seed, rank, world)
+        return Grouped(batches, hp.batches_per_step)
 
     def _eval_batches(self, split: str) -> TensorBatches:
         rank, world = self._rank()

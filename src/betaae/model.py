@@ -65,7 +65,7 @@ class AutoEncoder(L.LightningModule):
         # than this model's whole forward and backward pass on a CPU.
         self.automatic_optimization = False
         # Per-step training losses stay on the device until the epoch ends: no sync inside the step.
-        self._step_losses: torch.Tensor | None = None
+        self._step_losses: list[torch.Tensor] = []
         self._epoch_curves = 0
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -94,45 +94,40 @@ class AutoEncoder(L.LightningModule):
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         # The data module keeps its tensors on the device already; skip Lightning's per-step tree walk.
-        if isinstance(batch, tuple) and batch[0].device == device:
+        first = batch[0][0] if isinstance(batch, tuple) and isinstance(batch[0], tuple) else batch[0]
+        if isinstance(first, torch.Tensor) and first.device == device:
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def on_train_epoch_start(self) -> None:
-        num_batches = int(self.trainer.num_training_batches)
-        self._step_losses = torch.zeros(num_batches, device=self.device)
+        self._step_losses = []
         self._epoch_curves = 0
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: tuple[tuple[torch.Tensor, torch.Tensor], ...], batch_idx: int) -> torch.Tensor:
+        """One optimizer step for each minibatch of the group (see data.Grouped)."""
         optimizer = self.optimizers()
-        optimizer.zero_grad(set_to_none=True)
-        loss = self._common_step(batch, "train")
-        self.manual_backward(loss)
-        optimizer.step()
-        self._step_losses[batch_idx] = loss.detach()
-        self._epoch_curves += batch[0].shape[0]
-        if batch_idx == self._step_losses.shape[0] - 1:
+        for minibatch in batch:
+            optimizer.zero_grad(set_to_none=True)
+            loss = self._common_step(minibatch, "train")
+            self.manual_backward(loss)
+            optimizer.step()
+            self._step_losses.append(loss.detach())
+            self._epoch_curves += minibatch[0].shape[0]
+        if batch_idx == self.trainer.num_training_batches - 1:
             # ExponentialLR steps once per epoch, here rather than at epoch end, so that the checkpoint
             # written after validation already holds the schedule of the next epoch (exact resume).
             self.lr_schedulers().step()
             # Logged once, at the epoch's last step, so that epoch-end callbacks already see it.
-            total = self._step_losses.sum()
-            self.log("train/loss", total, on_step=False, on_epoch=True, reduce_fx="sum", sync_dist=True)
-            self.log(
-                "train/sse_per_curve",
-                total / self._epoch_curves,
-                on_step=False,
-                on_epoch=True,
-                reduce_fx="sum",
-                sync_dist=True,
-            )
+            total = torch.stack(self._step_losses).sum()
+            for name, value in (("train/loss", total), ("train/sse_per_curve", total / self._epoch_curves)):
+                self.log(name, value, on_step=False, on_epoch=True, reduce_fx="sum", sync_dist=True)
         return loss
 
     def first_nonfinite_step(self) -> int | None:
-        """Index within this epoch of the first non-finite training loss, or None (one sync per call)."""
-        if self._step_losses is None:
+        """Index within this epoch of the first non-finite minibatch loss, or None (one sync per call)."""
+        if not self._step_losses:
             return None
-        bad = ~torch.isfinite(self._step_losses)
+        bad = ~torch.isfinite(torch.stack(self._step_losses))
         return int(bad.nonzero()[0, 0]) if bool(bad.any()) else None
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
