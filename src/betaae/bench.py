@@ -101,8 +101,9 @@ def plain_rate(batch_size: int, num_train: int, epochs: int, device: str) -> flo
     dev = torch.device("cuda" if device == "gpu" else device)
     torch.manual_seed(0)
     model = AutoEncoder(data=dm.spec).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3, fused=dev.type in ("cpu", "cuda"))
-    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.97)
+    # The module's own optimizer and schedule, so that both loops step exactly the same way.
+    configured = model.configure_optimizers()
+    optimizer, schedule = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
     batches = TensorBatches(tuple(t.to(dev) for t in dm.splits["train"]), batch_size, True, 0)
     steps, started = 0, time.perf_counter()
     for epoch in range(epochs):

@@ -40,16 +40,21 @@ NOISE = (
 )
 
 
+def _not_noise(record: logging.LogRecord) -> bool:
+    return not any(text in record.getMessage() for text in NOISE)
+
+
 def quiet_lightning() -> None:
-    """Drop Lightning's advertising and the warnings that do not apply to this project's design."""
+    """Drop Lightning's advertising and the warnings that do not apply to this project's design.
+
+    Safe to call once per run: the filter is installed only once, however many runs share a process.
+    """
     for text in NOISE:
         warnings.filterwarnings("ignore", message=f".*{re.escape(text)}.*")
-
-    def keep(record: logging.LogRecord) -> bool:
-        return not any(text in record.getMessage() for text in NOISE)
-
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.trainer.connectors.checkpoint_connector"):
-        logging.getLogger(name).addFilter(keep)
+        logger = logging.getLogger(name)
+        if _not_noise not in logger.filters:
+            logger.addFilter(_not_noise)
 
 
 def resume_config(cfg: DictConfig) -> tuple[DictConfig, Path]:
