@@ -4,12 +4,13 @@ import hydra
 from omegaconf import DictConfig
 
 from betaae import cli
-from betaae.invert_run import run_inversion
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="invert")
 @cli.task
 def main(cfg: DictConfig) -> float:
+    from betaae.invert_run import run_inversion  # torch loads after Hydra has composed the config
+
     return run_inversion(cfg)["median_residual"]
 
 

@@ -1,14 +1,14 @@
-"""Configs: every group option composes, experiment=seed carries the notebook's values, and validation
-turns each bad value into one line naming the option, its value and what is allowed."""
+"""Configs: every group option composes, callbacks compose one file each, presets carry their values, and
+each bad value gets one line naming the option, its value and what is allowed, before any heavy import."""
 
 import importlib.util
+import subprocess
+import sys
 
 import pytest
-from conftest import CONF, TINY, compose_config, error_lines, run_script
-from omegaconf import open_dict
+from helpers import CONF, ROOT, TINY, compose_config, error_lines, run_script
 
 from betaae.config import validate_train
-from betaae.errors import ConfigError
 
 GROUPS = ["data", "model", "trainer", "callbacks", "logger", "paths", "hydra", "experiment", "debug", "hparams_search"]
 OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONF / g).glob("*.yaml")) if f.stem != "default" or g != "data"]
@@ -23,9 +23,38 @@ def test_every_config_group_option_composes_and_validates(group, option, tmp_pat
     if group == "hparams_search" and importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None:
         pytest.skip("hydra-optuna-sweeper is not installed (pip install -e '.[optuna]')")
     cfg = compose_config("train", [f"{group}={option}"], tmp_path)
-    if group == "trainer" and cfg.trainer.accelerator == "gpu":
-        pytest.skip("needs a GPU to validate")  # composition itself succeeded
-    validate_train(cfg)
+    validate_train(cfg)  # the GPU's presence is checked later, once torch is loaded
+
+
+@pytest.mark.parametrize("method", [f.stem for f in sorted((CONF / "method").glob("*.yaml"))])
+def test_every_inversion_method_config_composes_with_its_own_options(method):
+    from betaae.invert_run import validate_invert
+
+    cfg = compose_config("invert", [f"method={method}", "ckpt_path=x"])
+    assert set(validate_invert(cfg)) == set(cfg.method) - {"name"}
+
+
+def test_callbacks_compose_one_file_each_and_can_be_dropped_or_added(tmp_path):
+    default = compose_config("train", [], tmp_path)
+    assert set(default.callbacks) == {
+        "model_checkpoint",
+        "last_checkpoint",
+        "start_checkpoint",
+        "progress_bar",
+        "latent_images",
+    }
+    dropped = compose_config("train", ["~callbacks.latent_images"], tmp_path)
+    assert "latent_images" not in dropped.callbacks
+    added = compose_config("train", ["callbacks=[default,early_stopping]"], tmp_path)
+    assert set(added.callbacks) == set(default.callbacks) | {"early_stopping"}
+
+
+def test_a_family_config_holds_only_what_differs(tmp_path):
+    for family in ("beta", "gamma", "student_t"):
+        text = (CONF / "data" / f"{family}.yaml").read_text()
+        assert "grid_low" not in text and "[" not in text.split("params:")[1]  # ranges and grid come from the class
+    cfg = compose_config("train", ["data=student_t", "data.params.df=[2,5]"], tmp_path)
+    assert list(cfg.data.params) == ["df", "loc", "scale"] and list(cfg.data.params.df) == [2, 5]
 
 
 def test_experiment_seed_carries_the_notebook_settings(tmp_path):
@@ -33,10 +62,13 @@ def test_experiment_seed_carries_the_notebook_settings(tmp_path):
     assert cfg.latent_dims == 2 and cfg.model.latent_dims == 2
     assert cfg.data.batch_size == 1 and cfg.data.shuffle is False
     assert cfg.data.num_train == 10_000 and cfg.data.num_points == 100
-    assert (cfg.data.grid_low, cfg.data.grid_high) == (0.01, 0.99)
-    assert list(cfg.data.params.alpha) == [0.0, 5.0] and list(cfg.data.params.beta) == [0.0, 5.0]
-    assert list(cfg.model.hidden) == [128]
+    assert list(cfg.model.hidden) == [128] and cfg.model.activation == "relu"
     assert cfg.model.lr == 1e-4 and cfg.model.gamma == 0.99 and cfg.trainer.max_epochs == 20
+
+
+def test_debug_presets_write_under_their_own_task_name(tmp_path):
+    for preset in ("fdr", "overfit"):
+        assert compose_config("train", [f"debug={preset}"], tmp_path).task_name == "debug"
 
 
 def test_usage_line_overrides_compose(tmp_path):
@@ -44,51 +76,68 @@ def test_usage_line_overrides_compose(tmp_path):
     assert cfg.model.latent_dims == 3 and cfg.trainer.accelerator == "gpu"
 
 
-def test_debug_fdr_runs_one_batch_of_each_stage(tmp_path):
-    cfg = compose_config("train", ["debug=fdr"], tmp_path)
-    assert cfg.trainer.fast_dev_run is True
-
-
-# The README's error table: each bad input, and a piece of the one line it gets.
+# The README's error table for train.py: each bad input, and a piece of the one line it gets.
 BAD_TRAIN_INPUTS = [
     ("latent_dims=0", "latent_dims=0 is not allowed: must be an integer >= 1"),
     ("latent_dims=two", "latent_dims='two' is not allowed: must be an integer >= 1"),
     ("model.hidden=[128,0]", "model.hidden=[128, 0] is not allowed: must be a list of integers >= 1"),
+    ("model.activation=sigmoid", "model.activation='sigmoid' is not allowed: must be one of relu, silu, gelu, tanh"),
     ("model.lr=0", "model.lr=0 is not allowed: must be a finite number > 0"),
     ("model.gamma=0", "model.gamma=0 is not allowed: must be a number in (0, 1]"),
     ("model.gamma=1.5", "model.gamma=1.5 is not allowed: must be a number in (0, 1]"),
     ("model.weight_decay=-1", "model.weight_decay=-1 is not allowed: must be a finite number >= 0"),
+    ("+model.bogus=1", "unknown option model.bogus; known options of AutoEncoder:"),
     ("data.batch_size=0", "data.batch_size=0 is not allowed: must be an integer >= 1"),
     ("data.num_points=1", "data.num_points=1 is not allowed: must be an integer >= 2"),
-    ("data.grid_low=0", "data.grid_low=0 is not allowed: must lie inside the beta support (0.0, 1.0)"),
-    ("data.grid_high=1.0", "data.grid_high=1.0 is not allowed: must be > data.grid_low (0.01) and < 1.0"),
-    ("data.grid_high=0.005", "data.grid_high=0.005 is not allowed: must be > data.grid_low (0.01) and < 1.0"),
-    ("data.params.alpha=[-1,5]", "data.params.alpha=[-1, 5] is not allowed: must satisfy 0.0 <= low < high"),
-    ("data.params.beta=[5,5]", "data.params.beta=[5, 5] is not allowed: must satisfy 0.0 <= low < high"),
+    ("data.grid_low=0", "data.grid_low=0 is not allowed: must lie inside the beta support (0, 1)"),
+    ("data.grid_high=1.0", "data.grid_high=1.0 is not allowed: must be > data.grid_low (0.01) and inside (0, 1)"),
+    ("data.grid_high=0.005", "data.grid_high=0.005 is not allowed: must be > data.grid_low (0.01)"),
+    (
+        "data.params.alpha=[-1,5]",
+        "data.params.alpha=[-1, 5] is not allowed: must be a pair [low, high] of finite numbers with 0 <= low < high",
+    ),
+    ("data.params.beta=[5,5]", "data.params.beta=[5, 5] is not allowed: must be a pair [low, high]"),
+    ("data.params.alpha=5", "data.params.alpha=5 is not allowed: must be a pair [low, high]"),
+    ("+data.params.gamma=[1,2]", "unknown option data.params.gamma; known options of the beta family: alpha, beta"),
+    (
+        "data.family=nope",
+        "data.family='nope' is not allowed: must be one of beta, kumaraswamy, gamma, normal, student_t",
+    ),
     ("data.num_train=0", "data.num_train=0 is not allowed: must be an integer >= 1"),
     ("data.num_val=0", "data.num_val=0 is not allowed: must be an integer >= 1"),
+    ("data.num_train=1000000000", "data.num_train=1000000000: the data needs"),
     ("trainer.max_epochs=0", "trainer.max_epochs=0 is not allowed: must be an integer >= 1"),
     ("trainer.accelerator=tpu9", "trainer.accelerator='tpu9' is not allowed: must be one of auto, cpu, gpu, cuda, mps"),
+    ("trainer.precision=7", "trainer.precision=7 is not allowed: must be one of"),
+    ("+trainer.bogus=1", "unknown option trainer.bogus; known options here:"),
     ("data.bogus=1", "unknown option data.bogus: it is not in the config"),
     ("+data.bogus=1", "unknown option data.bogus; known options here:"),
-    ("+trainer.bogus=1", "unknown option trainer.bogus; known options here:"),
     ("+bogus=1", "unknown option bogus; known options here:"),
-    (
-        "data=nosuch",
-        "Could not find 'data/nosuch'; Available options in 'data': beta, default, gamma, kumaraswamy, normal",
-    ),
-    ("resume=/nonexistent/run", "resume=/nonexistent/run: not a betaae run directory (it has no config.yaml)"),
+    ("data=nosuch", "Could not find 'data/nosuch'; Available options in 'data': beta, default, gamma"),
+    ("resume=/nonexistent/run", "resume=/nonexistent/run: no such run directory"),
 ]
 
 
 @pytest.mark.parametrize(("override", "message"), BAD_TRAIN_INPUTS, ids=[o for o, _ in BAD_TRAIN_INPUTS])
 def test_bad_train_input_gets_one_line_and_exit_code_2(override, message, tmp_path, capsys):
     code, _, err = run_script("train.py", [*TINY, override, f"hydra.run.dir={tmp_path}"], capsys)
-    assert code == 2
+    assert code == 2, err
     lines = error_lines(err)
     assert len(lines) == 1 and message in lines[0], err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "Error executing job" not in err
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("case", ["data.family=student_t", "model=vae"])
+def test_each_family_and_model_checks_its_own_options(case, tmp_path, capsys):
+    bad = {"data.family=student_t": "data.params.df=[-1,2]", "model=vae": "model.beta=-1"}[case]
+    expected = {
+        "data.family=student_t": "data.params.df=[-1, 2] is not allowed",
+        "model=vae": "model.beta=-1 is not allowed: must be a finite number >= 0",
+    }[case]
+    override = "data=student_t" if case.startswith("data") else case
+    code, _, err = run_script("train.py", [*TINY, override, bad, f"hydra.run.dir={tmp_path}"], capsys)
+    assert code == 2 and expected in error_lines(err)[0], err
 
 
 def test_gpu_request_without_a_gpu_says_so_and_how_to_use_the_cpu(tmp_path, capsys):
@@ -102,9 +151,30 @@ def test_gpu_request_without_a_gpu_says_so_and_how_to_use_the_cpu(tmp_path, caps
     assert "no CUDA GPU is visible" in line and "trainer.accelerator=cpu" in line
 
 
-def test_validation_reports_the_first_problem_as_a_config_error(tmp_path):
-    cfg = compose_config("train", [], tmp_path)
-    with open_dict(cfg):
-        cfg.data.num_points = 1.5
-    with pytest.raises(ConfigError, match=r"data.num_points=1.5 is not allowed"):
-        validate_train(cfg)
+REFUSED_WITHOUT_TORCH = """
+import runpy, sys
+sys.argv = ["train.py", *sys.argv[1:]]
+try:
+    runpy.run_path("train.py", run_name="__main__")
+except SystemExit as stop:
+    print("exit", stop.code, "torch loaded:", "torch" in sys.modules, "lightning loaded:", "lightning" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("override", ["latent_dims=0", "data.batch_size=0", "data.params.alpha=5", "+bogus=1"])
+def test_a_bad_option_is_refused_before_torch_or_lightning_is_imported(override, tmp_path):
+    args = [override, f"hydra.run.dir={tmp_path}"]
+    result = subprocess.run(
+        [sys.executable, "-c", REFUSED_WITHOUT_TORCH, *args], cwd=ROOT, capture_output=True, text=True
+    )
+    assert "exit 2 torch loaded: False lightning loaded: False" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_bad_model_option_is_refused_before_lightning_is_imported(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", REFUSED_WITHOUT_TORCH, "model.lr=0", f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert "exit 2" in result.stdout and "lightning loaded: False" in result.stdout, result.stdout + result.stderr

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from betaae.data import CurveDataModule, Grouped, OnlineBatches, TensorBatches
-from betaae.families import FAMILIES, curves_for, get_family, make_grid, sample_params
+from betaae.data import CurveDataModule, Grouped, OnlineBatches, TensorBatches, sample_params
+from betaae.errors import ResourceError
+from betaae.families import FAMILIES, get_family, make_grid
 
 
 def built(**kwargs) -> CurveDataModule:
@@ -35,7 +36,7 @@ def test_every_value_is_finite_even_for_a_parameter_drawn_at_the_bottom_of_the_r
     # The smallest value the sampler can return for a range starting at 0 still gives finite curves.
     family = get_family("beta")
     tiny = torch.tensor([[2.0**-24 * 5, 2.0**-24 * 5], [2.0**-24 * 5, 5.0]], dtype=torch.float64)
-    assert torch.isfinite(curves_for(family, make_grid(0.01, 0.99, 100), tiny)).all()
+    assert torch.isfinite(family.log_pdf(make_grid(0.01, 0.99, 100).double(), tiny)).all()
 
 
 def test_sampled_parameters_are_never_exactly_the_lower_bound():
@@ -131,10 +132,35 @@ def test_online_batches_draw_fresh_curves_every_step():
     assert all(torch.isfinite(b[0]).all() for b in batches)
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
+@pytest.mark.parametrize("name", list(FAMILIES))
 def test_every_family_gives_finite_curves_on_its_default_grid(name):
-    family = FAMILIES[name]
+    family = get_family(name)
     dm = built(family=name, num_train=2000, num_val=10, num_test=10)
-    assert dm.family is family
-    assert torch.isfinite(dm.splits["train"][0]).all()
-    assert set(dm.spec["params"]) == set(family.param_names)
+    assert type(dm.family) is type(family)
+    curves, params = dm.splits["train"]
+    assert torch.isfinite(curves).all() and params.shape == (2000, len(family.parameters))
+    assert list(dm.spec["params"]) == list(family.param_names)
+
+
+def test_missing_or_null_ranges_and_grid_ends_take_the_family_defaults():
+    dm = CurveDataModule(family="student_t", params={"df": [2.0, 4.0], "loc": None})
+    assert dm.spec["params"] == {"df": [2.0, 4.0], "loc": [-1.0, 1.0], "scale": [0.5, 2.0]}
+    assert (dm.spec["grid_low"], dm.spec["grid_high"]) == (-6.0, 6.0)
+    params = dm.build_split("val", 500)[1]
+    assert (params[:, 0] > 2).all() and (params[:, 0] <= 4).all()
+
+
+def test_parameters_are_drawn_the_same_whatever_the_chunk_size():
+    whole = CurveDataModule(num_train=5000, chunk_size=1_000_000).build_split("train", 5000)
+    chunked = CurveDataModule(num_train=5000, chunk_size=700).build_split("train", 5000)
+    assert torch.equal(whole[0], chunked[0]) and torch.equal(whole[1], chunked[1])
+
+
+def test_splits_that_do_not_fit_in_memory_are_refused_before_anything_is_built():
+    dm = CurveDataModule(num_train=1_000_000_000)
+    assert dm.memory_needed() >= 1_000_000_000 * 102 * 4  # 1e9 curves of 100 + 2 float32 values: 380 GiB
+    with pytest.raises(ResourceError, match=r"data.num_train=1000000000: the data needs \d+\.\d GiB of memory and"):
+        dm.setup()
+    assert dm.splits == {}
+    online = CurveDataModule(num_train=1_000_000_000, online=True)
+    assert online.memory_needed() < 2**30  # online: only val and test are stored

@@ -1,4 +1,4 @@
-"""invert.py end to end: one target, many targets, both methods, and every bad input."""
+"""invert.py end to end: one target, many targets, each method with its own options, and every bad input."""
 
 import json
 import shutil
@@ -6,12 +6,32 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import error_lines, run_script, run_subprocess
+from conftest import QUIET
+from helpers import error_lines, run_script, run_subprocess, train_in_process
 
 from betaae.checkpoints import load_model
 from betaae.families import get_family
-from betaae.inversion import invert
+from betaae.inversion import METHODS, Inversion, invert
 from betaae.model import sse
+
+
+@pytest.fixture(scope="module")
+def gamma_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("gamma")
+    train_in_process(
+        [
+            "data=gamma",
+            "data.num_train=256",
+            "data.num_val=64",
+            "data.num_test=64",
+            "model.hidden=[16]",
+            "trainer.max_epochs=1",
+            "trainer.accelerator=cpu",
+            *QUIET,
+        ],
+        run,
+    )
+    return run
 
 
 def test_one_target_prints_code_residual_error_evaluations_and_writes_json_and_png(trained_run, tmp_path):
@@ -19,8 +39,10 @@ def test_one_target_prints_code_residual_error_evaluations_and_writes_json_and_p
     assert result.returncode == 0, result.stderr[-2000:]
     for text in ("latent code:", "residual", "max |pdf error|", "evaluations:", "time:", "best-matching alpha="):
         assert text in result.stdout
+    assert result.stderr.strip() == ""  # no warning: the target lies inside the training ranges
     summary = json.loads((tmp_path / "inversion.json").read_text())
     assert summary["method"] == "nelder-mead" and summary["init"] == "encoder" and summary["count"] == 1
+    assert summary["method_options"] == {"max_iter": 2000, "xatol": 1e-5, "fatol": 1e-7}
     assert summary["checkpoint"].endswith("best.ckpt")
     assert summary["residual"] < 1.0 and summary["evaluations"] > 10
     assert abs(summary["fit_alpha"] - 2) < 0.3 and abs(summary["fit_beta"] - 4) < 0.6
@@ -40,18 +62,28 @@ def test_zero_start_as_in_the_notebook_also_converges(trained_run, tmp_path, cap
     assert json.loads((tmp_path / "inversion.json").read_text())["residual"] < 1.0
 
 
+def test_params_may_be_a_list_or_a_mapping_by_name(trained_run, tmp_path, capsys):
+    for i, given in enumerate(["params=[2,4]", "params={alpha:2,beta:4}"]):
+        code, _, err = run_script(
+            "invert.py", [f"ckpt_path={trained_run}", given, f"hydra.run.dir={tmp_path / str(i)}"], capsys
+        )
+        assert code == 0, err
+        summary = json.loads((tmp_path / str(i) / "inversion.json").read_text())
+        assert (summary["true_alpha"], summary["true_beta"]) == (2.0, 4.0)
+
+
 def test_inverting_a_test_curve_reaches_about_the_autoencoders_own_reconstruction_error(trained_run):
-    model = load_model(trained_run)
-    family = get_family("beta")
+    loaded = load_model(trained_run)
     params = torch.tensor([[2.0, 4.0], [0.7, 1.3], [3.5, 0.9], [1.2, 1.2]], dtype=torch.float64)
-    targets = family.log_pdf(model.grid.double(), params).float()
+    targets = get_family("beta").log_pdf(loaded.grid.double(), params).float()
     with torch.no_grad():
-        reconstruction = sse(model(targets), targets).sqrt()  # same norm as the inversion residual
-    found = invert(model, targets, "nelder-mead", "zeros")
-    assert (found["residual"] <= 1.5 * reconstruction + 1e-3).all(), (found["residual"], reconstruction)
+        reconstruction = sse(loaded.model.reconstruct(targets), targets).sqrt()  # same norm as the residual
+    found = invert(loaded.model, targets, "nelder-mead", "zeros")
+    assert isinstance(found, Inversion) and found.codes.shape == (4, 2) and found.evaluations.shape == (4,)
+    assert (found.residual <= 1.5 * reconstruction + 1e-3).all(), (found.residual, reconstruction)
 
 
-@pytest.mark.parametrize("method", ["nelder-mead", "adam"])
+@pytest.mark.parametrize("method", list(METHODS))
 def test_many_targets_from_a_parameter_file_get_one_csv_row_each_with_recovery_error(
     trained_run, tmp_path, capsys, method
 ):
@@ -74,18 +106,26 @@ def test_many_targets_from_a_parameter_file_get_one_csv_row_each_with_recovery_e
     assert "median_abs_error_alpha" in summary and "inverted 12 targets" in stdout
 
 
+def test_each_method_takes_its_own_options(trained_run, tmp_path, capsys):
+    args = [f"ckpt_path={trained_run}", "alpha=2", "beta=4", "method=adam", "method.steps=7"]
+    code, _, _ = run_script("invert.py", [*args, f"hydra.run.dir={tmp_path}"], capsys)
+    assert code == 0
+    summary = json.loads((tmp_path / "inversion.json").read_text())
+    assert summary["method_options"] == {"steps": 7, "lr": 0.05} and summary["evaluations"] == 7
+
+
 def test_batched_method_matches_nelder_mead_residuals(trained_run):
-    model = load_model(trained_run)
+    loaded = load_model(trained_run)
     params = torch.tensor(np.random.default_rng(1).uniform(0.3, 4.8, size=(40, 2)))
-    targets = get_family("beta").log_pdf(model.grid.double(), params).float()
-    nm = invert(model, targets, "nelder-mead")
-    batched = invert(model, targets, "adam")
-    assert batched["residual"].median() <= nm["residual"].median() * 1.05
+    targets = get_family("beta").log_pdf(loaded.grid.double(), params).float()
+    nm = invert(loaded.model, targets, "nelder-mead")
+    batched = invert(loaded.model, targets, "adam")
+    assert batched.residual.median() <= nm.residual.median() * 1.05
 
 
 def test_log_pdf_rows_from_a_npy_file_are_inverted_without_known_parameters(trained_run, tmp_path, capsys):
-    model = load_model(trained_run)
-    curves = get_family("beta").log_pdf(model.grid.double(), torch.tensor([[2.0, 2.0], [1.5, 3.0]])).float()
+    loaded = load_model(trained_run)
+    curves = get_family("beta").log_pdf(loaded.grid.double(), torch.tensor([[2.0, 2.0], [1.5, 3.0]])).float()
     np.save(tmp_path / "curves.npy", curves.numpy())
     out = tmp_path / "out"
     code, _, _ = run_script(
@@ -99,58 +139,158 @@ def test_log_pdf_rows_from_a_npy_file_are_inverted_without_known_parameters(trai
     assert abs(rows["fit_alpha"][0] - 2.0) < 0.3
 
 
-def bad_files(tmp_path, trained_run):
-    """Each bad input of the README's invert table, as command-line arguments."""
-    not_ours = tmp_path / "not_ours.ckpt"
+def test_targets_outside_the_training_ranges_get_a_warning_with_their_count(trained_run, tmp_path, capsys):
+    np.savetxt(tmp_path / "pairs.csv", np.array([[2.0, 4.0], [7.0, 1.0], [2.0, 9.0]]), delimiter=",")
+    args = [
+        f"ckpt_path={trained_run}",
+        f"targets={tmp_path / 'pairs.csv'}",
+        "method=adam",
+        f"hydra.run.dir={tmp_path / 'o'}",
+    ]
+    code, _, err = run_script("invert.py", args, capsys)
+    assert code == 0
+    assert "warning: 2 of 3 targets (their parameters) lie outside the checkpoint's training ranges" in err
+    assert "alpha in [0, 5]" in err
+
+
+def bad_inputs(root, trained_run, gamma_run):
+    """Each bad input of the README's invert table, as (arguments, a piece of the one line it gets)."""
+    not_ours = root / "not_ours.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"lr": 1.0}}, not_ours)
-    truncated = tmp_path / "truncated.ckpt"
+    truncated = root / "truncated.ckpt"
     data = (trained_run / "checkpoints" / "best.ckpt").read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
-    garbage = tmp_path / "garbage.ckpt"
-    garbage.write_bytes(b"not a checkpoint at all")
-    np.save(tmp_path / "short.npy", np.zeros((3, 50)))
+    (root / "garbage.ckpt").write_bytes(b"not a checkpoint at all")
+    np.save(root / "short.npy", np.zeros((3, 50)))
     rows = np.zeros((3, 100))
     rows[1, 7] = np.nan
-    np.save(tmp_path / "nan.npy", rows)
-    np.savetxt(tmp_path / "neg.csv", np.array([[1.0, 2.0], [-1.0, 2.0]]), delimiter=",")
+    np.save(root / "nan.npy", rows)
+    np.savetxt(root / "neg.csv", np.array([[1.0, 2.0], [-1.0, 2.0]]), delimiter=",")
     nan_first = np.zeros((2, 100))
     nan_first[0, :] = np.nan
-    np.savetxt(tmp_path / "nan_first.csv", nan_first, delimiter=",")  # a first row of "nan" is data, not a header
+    np.savetxt(root / "nan_first.csv", nan_first, delimiter=",")  # a first row of "nan" is data, not a header
+    (root / "empty.csv").write_text("\n\n")
+    np.save(root / "strings.npy", np.array([["a", "b"], ["c", "d"]]))
+    np.save(root / "complex.npy", np.ones((2, 100)) * (1 + 1j))
+    (root / "a_directory").mkdir()
     ckpt = f"ckpt_path={trained_run}"
-    return [
-        ([f"ckpt_path={tmp_path / 'missing.ckpt'}", "alpha=2", "beta=4"], "no such file or directory"),
-        ([f"ckpt_path={tmp_path}", "alpha=2", "beta=4"], "directory has no checkpoints/best.ckpt"),
-        ([f"ckpt_path={truncated}", "alpha=2", "beta=4"], "cannot be read as a checkpoint (truncated or corrupt?)"),
-        ([f"ckpt_path={garbage}", "alpha=2", "beta=4"], "cannot be read as a checkpoint (truncated or corrupt?)"),
-        ([f"ckpt_path={not_ours}", "alpha=2", "beta=4"], "not a betaae checkpoint"),
-        ([ckpt, "alpha=0", "beta=4"], "alpha=0 is not allowed: must be finite and > 0"),
-        ([ckpt, "alpha=2", "beta=-1"], "beta=-1 is not allowed: must be finite and > 0"),
-        ([ckpt, "alpha=nan", "beta=4"], "alpha=nan is not allowed: must be finite and > 0"),
-        ([ckpt, "alpha=inf", "beta=4"], "alpha=inf is not allowed: must be finite and > 0"),
-        ([ckpt, f"targets={tmp_path / 'short.npy'}"], "rows have 50 values but the checkpoint's grid has 100 points"),
-        ([ckpt, f"targets={tmp_path / 'nan.npy'}"], "row 1 has non-finite values"),
-        ([ckpt, f"targets={tmp_path / 'nan_first.csv'}"], "row 0 has non-finite values"),
-        ([ckpt, f"targets={tmp_path / 'neg.csv'}"], "alpha=-1 (row 1) is not allowed: must be finite and > 0"),
-        ([ckpt, f"targets={tmp_path / 'none.npy'}"], "no such file"),
-        (
-            [ckpt, "alpha=2", "beta=4", "method=lbfgs"],
-            "method='lbfgs' is not allowed: must be one of nelder-mead, adam",
+    return {
+        "missing-checkpoint": (
+            [f"ckpt_path={root / 'missing.ckpt'}", "alpha=2", "beta=4"],
+            "no such file or directory",
         ),
-        ([ckpt, "alpha=2", "beta=4", "init=random"], "init='random' is not allowed: must be one of encoder, zeros"),
-        ([ckpt], "give a target: alpha=A beta=B"),
-        (["alpha=2", "beta=4"], "ckpt_path is required"),
-    ]
+        "run-dir-without-checkpoints": (
+            [f"ckpt_path={root}", "alpha=2", "beta=4"],
+            "directory has no checkpoints/best.ckpt",
+        ),
+        "truncated-checkpoint": ([f"ckpt_path={truncated}", "alpha=2", "beta=4"], "cannot be read as a checkpoint"),
+        "garbage-checkpoint": (
+            [f"ckpt_path={root / 'garbage.ckpt'}", "alpha=2", "beta=4"],
+            "cannot be read as a checkpoint",
+        ),
+        "other-projects-checkpoint": ([f"ckpt_path={not_ours}", "alpha=2", "beta=4"], "not a betaae checkpoint"),
+        "alpha=0": ([ckpt, "alpha=0", "beta=4"], "alpha=0 is not allowed: must be a finite number > 0"),
+        "beta=-1": ([ckpt, "alpha=2", "beta=-1"], "beta=-1 is not allowed: must be a finite number > 0"),
+        "alpha=nan": ([ckpt, "alpha=nan", "beta=4"], "alpha=nan is not allowed: must be a finite number > 0"),
+        "alpha=inf": ([ckpt, "alpha=inf", "beta=4"], "alpha=inf is not allowed: must be a finite number > 0"),
+        "only-alpha": ([ckpt, "alpha=2"], "give both alpha=A and beta=B"),
+        "three-params-for-beta": ([ckpt, "params=[1,2,3]"], "the beta family has 2 parameters (alpha, beta), got 3"),
+        "unknown-param-name": ([ckpt, "params={alpha:1,gamma:2}"], "must name each of the beta family's parameters"),
+        "alpha-on-gamma": (
+            [f"ckpt_path={gamma_run}", "alpha=2", "beta=4"],
+            "alpha=2: the gamma family has no alpha; its parameters are shape, rate; use params=[shape,rate]",
+        ),
+        "short-rows": (
+            [ckpt, f"targets={root / 'short.npy'}"],
+            "rows have 50 values but the checkpoint's grid has 100 points",
+        ),
+        "nan-row": ([ckpt, f"targets={root / 'nan.npy'}"], "row 1 has non-finite values"),
+        "nan-first-csv-row": ([ckpt, f"targets={root / 'nan_first.csv'}"], "row 0 has non-finite values"),
+        "negative-alpha-row": (
+            [ckpt, f"targets={root / 'neg.csv'}"],
+            "alpha=-1 (row 1) is not allowed: must be a finite number > 0",
+        ),
+        "missing-targets": ([ckpt, f"targets={root / 'none.npy'}"], "no such file"),
+        "targets-directory": ([ckpt, f"targets={root / 'a_directory'}"], "is a directory; give a .npy or .csv file"),
+        "empty-csv": ([ckpt, f"targets={root / 'empty.csv'}"], "the file is empty"),
+        "strings-npy": ([ckpt, f"targets={root / 'strings.npy'}"], "targets must be numbers"),
+        "complex-npy": ([ckpt, f"targets={root / 'complex.npy'}"], "holds complex numbers; targets must be real"),
+        "targets-and-params": (
+            [ckpt, f"targets={root / 'neg.csv'}", "alpha=2", "beta=3"],
+            "give either targets=FILE or one target",
+        ),
+        "unknown-method": (
+            [ckpt, "alpha=2", "beta=4", "method=lbfgs"],
+            "Could not find 'method/lbfgs'; Available options in 'method': adam, nelder-mead",
+        ),
+        "bad-method-option": (
+            [ckpt, "alpha=2", "beta=4", "method=adam", "method.steps=0"],
+            "method.steps=0 is not allowed: must be an integer >= 1",
+        ),
+        "other-methods-option": (
+            [ckpt, "alpha=2", "beta=4", "method=adam", "+method.max_iter=5"],
+            "unknown option method.max_iter; known options of method adam: lr, steps",
+        ),
+        "init=random": (
+            [ckpt, "alpha=2", "beta=4", "init=random"],
+            "init='random' is not allowed: must be one of encoder, zeros",
+        ),
+        "no-target": ([ckpt], "give a target: alpha=A beta=B, params=[alpha,beta]"),
+        "no-checkpoint": (["alpha=2", "beta=4"], "ckpt_path is required"),
+    }
 
 
-def test_every_bad_invert_input_gets_one_line_exit_2_and_no_result_files(trained_run, tmp_path, capsys):
-    for i, (args, message) in enumerate(bad_files(tmp_path, trained_run)):
-        out = tmp_path / f"run{i}"
-        code, _, err = run_script("invert.py", [*args, f"hydra.run.dir={out}"], capsys)
-        lines = error_lines(err)
-        assert code == 2, (args, err)
-        assert len(lines) == 1 and message in lines[0], (args, err)
-        assert "Traceback" not in err
-        assert not (out / "inversion.json").exists() and not (out / "inversion.csv").exists()
+CASES = [
+    "missing-checkpoint",
+    "run-dir-without-checkpoints",
+    "truncated-checkpoint",
+    "garbage-checkpoint",
+    "other-projects-checkpoint",
+    "alpha=0",
+    "beta=-1",
+    "alpha=nan",
+    "alpha=inf",
+    "only-alpha",
+    "three-params-for-beta",
+    "unknown-param-name",
+    "alpha-on-gamma",
+    "short-rows",
+    "nan-row",
+    "nan-first-csv-row",
+    "negative-alpha-row",
+    "missing-targets",
+    "targets-directory",
+    "empty-csv",
+    "strings-npy",
+    "complex-npy",
+    "targets-and-params",
+    "unknown-method",
+    "bad-method-option",
+    "other-methods-option",
+    "init=random",
+    "no-target",
+    "no-checkpoint",
+]
+
+
+@pytest.fixture(scope="module")
+def bad(trained_run, gamma_run, tmp_path_factory):
+    return bad_inputs(tmp_path_factory.mktemp("bad"), trained_run, gamma_run)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_bad_invert_input_gets_one_line_exit_2_and_no_result_files(case, bad, tmp_path, capsys):
+    args, message = bad[case]
+    code, _, err = run_script("invert.py", [*args, f"hydra.run.dir={tmp_path}"], capsys)
+    lines = error_lines(err)
+    assert code == 2, err
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err and "Warning" not in err
+    assert not (tmp_path / "inversion.json").exists() and not (tmp_path / "inversion.csv").exists()
+
+
+def test_the_bad_input_table_covers_every_case(bad):
+    assert set(bad) == set(CASES)
 
 
 def test_verbose_shows_the_traceback(trained_run, tmp_path, capsys):
@@ -166,4 +306,4 @@ def test_a_run_directory_without_best_uses_last(trained_run, tmp_path):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     shutil.copy(trained_run / "checkpoints" / "last.ckpt", run / "checkpoints" / "last.ckpt")
-    assert load_model(run).checkpoint_path.endswith("last.ckpt")
+    assert load_model(run).path.endswith("last.ckpt")

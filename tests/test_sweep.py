@@ -1,17 +1,18 @@
-"""Sweeps: a real multirun, TensorBoard's HPARAMS and images read back with its own event reader,
-the sweep summary, failed jobs, the joblib launcher and the Optuna sweeper."""
+"""Sweeps: jobs named by what varies, TensorBoard's HPARAMS columns in order, the summary, failed jobs,
+the joblib launcher and the Optuna sweeper, read back with TensorBoard's own event reader."""
 
 import csv
 import importlib.util
-import json
+import re
 
 import pytest
 import yaml
-from conftest import TINY, run_subprocess
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams import plugin_data_pb2
+from helpers import TINY, events, hparams_plugin_data, run_subprocess
 
-from betaae import _dirname
+from betaae.compare import DEFINING, METRICS
+from betaae.sweep import short_value
+
+SWEEP = ["-m", "latent_dims=1,2", "model.lr=3e-3,1e-2", *TINY]
 
 
 def read_summary(sweep_dir):
@@ -19,56 +20,97 @@ def read_summary(sweep_dir):
         return list(csv.DictReader(f))
 
 
-def hparams_of(tensorboard_dir):
-    events = EventAccumulator(str(tensorboard_dir), size_guidance={"images": 0, "scalars": 0}).Reload()
-    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
-    hparams = {k: v.number_value if v.HasField("number_value") else v.string_value for k, v in start.hparams.items()}
-    return events, hparams
-
-
-def test_two_job_multirun_lands_in_one_sweep_dir_with_hparams_metrics_images_and_summary(tmp_path):
-    result = run_subprocess("train.py", ["-m", "latent_dims=1,2", *TINY, f"hydra.sweep.dir={tmp_path}"])
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    sweep_dir = tmp_path_factory.mktemp("sweep")
+    result = run_subprocess("train.py", [*SWEEP, f"hydra.sweep.dir={sweep_dir}"])
     assert result.returncode == 0, result.stderr[-3000:]
-    jobs = sorted(d for d in tmp_path.iterdir() if d.is_dir())
-    assert [d.name.split("_")[0] for d in jobs] == ["0", "1"]
-    assert "latent_dims=1" in jobs[0].name and "latent_dims=2" in jobs[1].name  # run names show the overrides
-    for job, latent_dims in zip(jobs, (1, 2)):
-        metrics = json.loads((job / "metrics.json").read_text())
-        events, hparams = hparams_of(job / "tensorboard")
-        config = yaml.safe_load((job / "config.yaml").read_text())
-        assert hparams["latent_dims"] == latent_dims and hparams["model.lr"] == pytest.approx(config["model"]["lr"])
-        assert hparams["model.hidden"] == "[128]"
-        final = {tag: events.Scalars(tag)[-1].value for tag in events.Tags()["scalars"]}
-        assert final["hparams/val_sse_per_curve_best"] == pytest.approx(metrics["val/sse_per_curve_best"], rel=1e-5)
-        assert final["hparams/test_sse_per_curve"] == pytest.approx(metrics["test/sse_per_curve"], rel=1e-5)
-        assert final["hparams/train_time_s"] == pytest.approx(metrics["train_time_s"], rel=1e-5)
-        assert "hp_metric" not in final
-        images = set(events.Tags()["images"])
-        assert {"images/reconstructions", "images/latent_by_alpha", "images/latent_by_beta"} <= images
-        assert len(events.Images("images/reconstructions")) == 2  # every_n_epochs=1, 2 epochs
-    rows = read_summary(tmp_path)
-    assert [r["status"] for r in rows] == ["ok", "ok"]
+    return sweep_dir, result
+
+
+def test_jobs_are_named_by_the_settings_that_vary(sweep):
+    sweep_dir, _ = sweep
+    names = {d.name for d in sweep_dir.iterdir() if d.is_dir()}
+    assert names == {
+        "latent_dims=1,model.lr=0.003",
+        "latent_dims=1,model.lr=0.01",
+        "latent_dims=2,model.lr=0.003",
+        "latent_dims=2,model.lr=0.01",
+    }
+    record = yaml.safe_load((sweep_dir / "sweep.yaml").read_text())
+    assert record["varying"] == ["latent_dims", "model.lr"] and "trainer.max_epochs=2" in record["constant"]
+    for name in names:  # the constant overrides are in the job's files, not in its name
+        assert "trainer.max_epochs=2" in (sweep_dir / name / ".hydra" / "overrides.yaml").read_text()
+        assert list((sweep_dir / name).glob("events.out.tfevents.*"))  # the TensorBoard run is the job directory
+
+
+def test_hparams_show_the_swept_settings_first_then_the_defining_ones_and_the_metrics(sweep):
+    sweep_dir, _ = sweep
+    experiment = hparams_plugin_data(sweep_dir)["_hparams_/experiment"].experiment
+    infos = list(experiment.hparam_infos)
+    assert [i.name for i in infos[:2]] == ["latent_dims", "model.lr"] and all(i.differs for i in infos[:2])
+    assert [i.name for i in infos[2:]] == [k for k in DEFINING if k not in ("latent_dims", "model.lr")]
+    assert not any(i.differs for i in infos[2:])
+    assert [m.name.tag for m in experiment.metric_infos] == list(METRICS)
+    for job in (d for d in sweep_dir.iterdir() if d.is_dir()):
+        records = hparams_plugin_data(job)
+        assert "_hparams_/experiment" not in records  # only the sweep's, so TensorBoard cannot pick a job's
+        start = records["_hparams_/session_start_info"].session_start_info
+        assert set(start.hparams) == {"latent_dims", "model.lr", *DEFINING}  # no paths, flags or duplicates
+        assert start.hparams["model.hidden"].string_value == "[32]"
+        assert records["_hparams_/session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
+        scalars = set(events(job).Tags()["scalars"])
+        assert set(METRICS) <= scalars  # every metric column is a real scalar of the run
+
+
+def test_summary_has_one_column_per_swept_setting_rounded_values_and_a_chart(sweep):
+    sweep_dir, _ = sweep
+    rows = read_summary(sweep_dir)
+    assert list(rows[0])[:4] == ["job", "status", "latent_dims", "model.lr"]
+    assert {(r["latent_dims"], r["model.lr"]) for r in rows} == {
+        ("1", "0.003"),
+        ("1", "0.01"),
+        ("2", "0.003"),
+        ("2", "0.01"),
+    }
     values = [float(r["val/sse_per_curve_best"]) for r in rows]
     assert values == sorted(values)
-    assert {r["overrides"].split()[0] for r in rows} == {"latent_dims=1", "latent_dims=2"}
-    assert (tmp_path / "summary.png").stat().st_size > 5000
+    assert all(len(re.sub(r"[-.e+]", "", r["val/sse_per_curve_best"]).lstrip("0")) <= 4 for r in rows)
+    assert (sweep_dir / "summary.png").stat().st_size > 5000
+
+
+def test_the_console_shows_one_line_per_job_and_a_table_best_first(sweep):
+    sweep_dir, result = sweep
+    out = result.stdout
+    job_lines = [line for line in out.splitlines() if line.startswith("#")]
+    assert len(job_lines) == 4 and all("val best" in line for line in job_lines)
+    assert "Launching" not in result.stderr + out and "GPU available" not in result.stderr + out
+    assert "sweep: 4 jobs, 0 failed; best first by val/sse_per_curve_best" in out
+    best = read_summary(sweep_dir)[0]["job"]
+    assert f"best job:   {sweep_dir / best}" in out
+    assert f"checkpoint: {sweep_dir / best / 'checkpoints' / 'best.ckpt'}" in out
+    assert out.count("invert:") == 0  # no per-job hints
 
 
 def test_a_failed_job_is_recorded_while_the_others_still_run_and_the_exit_code_says_so(tmp_path):
     result = run_subprocess("train.py", ["-m", *TINY, "data.batch_size=0,64", f"hydra.sweep.dir={tmp_path}"])
     assert result.returncode == 1
-    assert "1 job(s) of the sweep failed" in result.stderr
-    rows = {
-        next(o for o in r["overrides"].split() if o.startswith("data.batch_size")): r for r in read_summary(tmp_path)
-    }
-    assert rows["data.batch_size=64"]["status"] == "ok"
-    failed = rows["data.batch_size=0"]
+    assert "error: 1 job(s) of the sweep failed" in result.stderr
+    rows = {r["data.batch_size"]: r for r in read_summary(tmp_path)}
+    assert rows["64"]["status"] == "ok"
+    failed = rows["0"]
     assert failed["status"] == "failed" and "data.batch_size=0 is not allowed" in failed["error"]
     assert failed["val/sse_per_curve_best"] == ""
-    (failed_dir,) = [d for d in tmp_path.iterdir() if d.name.startswith("0_")]
-    assert "data.batch_size=0 is not allowed" in (failed_dir / "error.txt").read_text()
+    assert "data.batch_size=0 is not allowed" in (tmp_path / "data.batch_size=0" / "error.txt").read_text()
     assert read_summary(tmp_path)[0]["status"] == "ok"  # best first, failures last
+
+
+def test_jobs_with_the_same_values_still_get_directories_of_their_own(tmp_path):
+    result = run_subprocess(
+        "train.py", ["-m", *TINY, "trainer.max_epochs=1", "seed=1,1", f"hydra.sweep.dir={tmp_path}"]
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(d.name for d in tmp_path.iterdir() if d.is_dir()) == ["seed=1", "seed=1-1"]
 
 
 def test_joblib_launcher_runs_jobs_in_parallel_with_one_thread_each(tmp_path):
@@ -79,12 +121,13 @@ def test_joblib_launcher_runs_jobs_in_parallel_with_one_thread_each(tmp_path):
     rows = read_summary(tmp_path)
     assert [r["status"] for r in rows] == ["ok", "ok"]
     assert [r["num_threads"] for r in rows] == ["1", "1"]  # 2 cores shared by 2 jobs
+    assert {r["job"] for r in rows} == {"latent_dims=1", "latent_dims=2"}
 
 
 @pytest.mark.skipif(
     importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None, reason="needs the [optuna] extra"
 )
-def test_optuna_search_minimizes_the_metric_train_py_returns(tmp_path):
+def test_optuna_search_minimizes_the_metric_train_py_returns_and_names_trials_by_rounded_values(tmp_path):
     result = run_subprocess(
         "train.py",
         [
@@ -98,12 +141,15 @@ def test_optuna_search_minimizes_the_metric_train_py_returns(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_summary(tmp_path)
     assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)
-    best = (tmp_path / "optimization_results.yaml").read_text()
-    assert f"best_value: {float(rows[0]['val/sse_per_curve_best'])}"[:18] in best
+    best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())["best_value"]
+    assert float(rows[0]["val/sse_per_curve_best"]) == pytest.approx(best, rel=1e-3)  # the CSV keeps 4 digits
+    for row in rows:
+        assert row["job"].startswith("model.lr=") and "model.gamma=" in row["job"]
+        lr = re.search(r"model\.lr=([^,]+)", row["job"]).group(1)
+        assert len(re.sub(r"[-.e+]", "", lr).lstrip("0")) <= 4, row["job"]
 
 
-def test_job_directory_names_stay_short():
-    long = ",".join(f"model.lr=0.00{i}34567891234" for i in range(30))
-    name = _dirname(long)
-    assert len(name) <= 150 and name.startswith("model.lr=0.0003457,model.lr=0.001346,")
-    assert _dirname("latent_dims=2,model.lr=0.003") == "latent_dims=2,model.lr=0.003"
+def test_long_values_are_rounded_in_names():
+    assert short_value("0.0012345678") == "0.001235"
+    assert short_value("[256,128]") == "[256,128]" and short_value("3e-3") == "0.003"
+    assert short_value("/tmp/x") == "_tmp_x"

@@ -1,64 +1,185 @@
-"""End-to-end runs of train.py through its real entry point, and what a run leaves behind."""
+"""End-to-end runs of train.py through its real entry point, and what a run leaves behind and shows."""
 
+import csv
 import json
 
+import lightning as L
+import pytest
 import torch
-from conftest import TINY, run_script, run_subprocess
+from helpers import TINY, events, quiet_trainer, run_script, run_subprocess
+
+from betaae.data import CurveDataModule
+from betaae.learner import Learner
+from betaae.plugins import LeanPrecision
 
 FIGURES = {"sample_curves.png", "loss_history.png", "latent_histograms.png", "reconstructions.png"}
+CHATTER = ("GPU available", "TPU available", "FLOPs", "Restoring states", "💡", "Trainer.fit` stopped", "INFO:")
 
 
-def test_train_script_leaves_checkpoints_logs_figures_metrics_and_config(tmp_path):
-    result = run_subprocess("train.py", [*TINY, f"hydra.run.dir={tmp_path}"])
+def read_history(run):
+    with open(run / "history.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_script_leaves_checkpoints_events_figures_history_metrics_and_config(tmp_path):
+    result = run_subprocess("train.py", [*TINY, "trainer.max_epochs=3", f"hydra.run.dir={tmp_path}"])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
-    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
-    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file() and (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert list(tmp_path.glob("events.out.tfevents.*"))  # in the run directory: TensorBoard names the run by it
     assert {p.name for p in (tmp_path / "figures").iterdir()} == FIGURES
     assert all((tmp_path / "figures" / name).stat().st_size > 5000 for name in FIGURES)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     for key in ("train/sse_per_curve", "val/sse_per_curve", "test/sse_per_curve", "val/sse_per_curve_best"):
         assert 0 < metrics[key] < 1e4
-    assert metrics["epochs"] == 2 and metrics["global_step"] == 16  # 512 curves / 64 per batch, 2 epochs
+    assert metrics["epochs"] == 3 and metrics["global_step"] == 24  # 512 curves / 64 per batch, 3 epochs
+    assert {"train_s_to_sse_0.038", "train_s_to_sse_0.002", "train_time_s", "wall_time_s"} <= set(metrics)
+    assert [int(r["epoch"]) for r in read_history(tmp_path)] == [0, 1, 2]
     config = (tmp_path / "config.yaml").read_text()
     assert "num_train: 512" in config and "${" not in config  # resolved
-    # The console: a progress bar, then a short summary with the figures and where the files are.
+    # The console: one line about the model, a progress bar, then a short summary; no framework chatter.
+    assert "model:      AutoEncoder, " in result.stdout and "parameters" in result.stdout
     assert "train: 100%" in result.stderr
     assert "SSE per curve: train" in result.stdout and f"outputs:    {tmp_path}" in result.stdout
-    # Nothing half-written is left behind.
-    assert not list(tmp_path.rglob("*.tmp"))
+    assert "time to val SSE per curve: 0.038" in result.stdout
+    for noise in CHATTER:
+        assert noise not in result.stdout + result.stderr, noise
+    assert "Warning" not in result.stderr and "warn" not in result.stderr.lower(), result.stderr
+    assert not list(tmp_path.rglob("*.tmp"))  # nothing half-written is left behind
 
 
-def test_best_checkpoint_is_the_lowest_val_loss_and_loads_on_its_own(tmp_path, capsys):
-    code, _, _ = run_script("train.py", [*TINY, "trainer.max_epochs=4", f"hydra.run.dir={tmp_path}"], capsys)
+def test_every_scalar_and_image_is_plotted_against_the_epoch(tmp_path, capsys):
+    code, _, _ = run_script("train.py", [*TINY, "trainer.max_epochs=3", f"hydra.run.dir={tmp_path}"], capsys)
     assert code == 0
-    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
-    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert last["epoch"] == 3
-    callback = next(v for k, v in best["callbacks"].items() if k.startswith("ModelCheckpoint"))
-    assert best["hyper_parameters"]["latent_dims"] == 2
-    assert float(callback["best_model_score"]) <= float(callback["current_score"]) + 1e-6
+    run = events(tmp_path)
+    tags = run.Tags()["scalars"]
+    assert "epoch" not in tags and not any(t.startswith("hparams") for t in tags)  # no clutter charts
+    assert all(t.split("/")[0] in ("train", "val", "test") for t in tags), tags
+    for tag in tags:
+        steps = [e.step for e in run.Scalars(tag)]
+        assert steps == ([2] if tag.startswith("test/") else [0, 1, 2]), (tag, steps)
+    assert [e.step for e in run.Images("images/reconstructions")] == [0, 1, 2]
+    # history.csv holds what TensorBoard shows, epoch by epoch, to the last epoch.
+    history = read_history(tmp_path)
+    for row, point in zip(history, run.Scalars("val/sse_per_curve"), strict=True):
+        assert float(row["val_sse_per_curve"]) == pytest.approx(point.value, rel=1e-6)
+    for row, point in zip(history, run.Scalars("train/lr"), strict=True):
+        assert float(row["lr"]) == pytest.approx(point.value, rel=1e-6)
+    best = run.Scalars("val/sse_per_curve_best")
+    assert [p.value for p in best] == pytest.approx(
+        [min(float(r["val_sse_per_curve"]) for r in history[: i + 1]) for i in range(3)]
+    )
 
 
-def test_last_checkpoint_follows_every_epoch_even_when_val_gets_worse(tmp_path, capsys):
-    # A learning rate this high makes val/loss jump around, so best.ckpt stops following the run.
-    args = [*TINY, "model.lr=0.2", "trainer.max_epochs=4", f"hydra.run.dir={tmp_path}"]
+def test_history_and_loss_plot_reach_the_last_epoch_when_the_best_was_earlier(tmp_path, capsys):
+    # A learning rate this high makes val/loss jump around, so the best epoch is rarely the last.
+    args = [
+        *TINY,
+        "model.lr=0.05",
+        "trainer.max_epochs=6",
+        "callbacks.latent_images.every_n_epochs=0",
+        f"hydra.run.dir={tmp_path}",
+    ]
     code, _, _ = run_script("train.py", args, capsys)
-    assert code in (0, 2)  # 2: the guard may stop a run whose loss blew up; last.ckpt still follows the epochs
-    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    history = last["callbacks"]["History"]["rows"]
-    assert last["epoch"] == history[-1]["epoch"] and len(history) == last["epoch"] + 1
-
-
-def test_debug_fdr_runs_a_single_batch_of_each_stage(tmp_path, capsys):
-    code, _, _ = run_script("train.py", [*TINY, "debug=fdr", f"hydra.run.dir={tmp_path}"], capsys)
     assert code == 0
+    history = read_history(tmp_path)
+    assert [int(r["epoch"]) for r in history] == list(range(6))
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
+    vals = [float(r["val_sse_per_curve"]) for r in history]
+    assert best["epoch"] == vals.index(min(vals))
+    assert "optimizer_states" not in best  # best.ckpt is for loading, last.ckpt for resuming
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 5 and len(last["callbacks"]["History"]["rows"]) == 6
+
+
+def test_the_vae_logs_its_sse_and_kl_separately_and_its_checkpoint_rebuilds_it(tmp_path, capsys):
+    code, out, _ = run_script("train.py", [*TINY, "model=vae", f"hydra.run.dir={tmp_path}"], capsys)
+    assert code == 0 and "model:      VAE" in out
     metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["val/kl_per_curve"] > 0 and metrics["val/sse_per_curve"] > 0
+    tags = events(tmp_path).Tags()["scalars"]
+    assert {"train/sse_per_curve", "train/kl_per_curve", "val/sse_per_curve", "val/kl_per_curve"} <= set(tags)
+    model = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)["hyper_parameters"]["model"]
+    assert model["_target_"] == "betaae.vae.VAE" and model["beta"] == 1e-3
+
+
+def test_activation_and_depth_are_stored_in_the_checkpoint(tmp_path, capsys):
+    args = [*TINY, "model.activation=tanh", "model.hidden=[16,8]", "latent_dims=3", f"hydra.run.dir={tmp_path}"]
+    code, _, _ = run_script("train.py", args, capsys)
+    assert code == 0
+    model = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)["hyper_parameters"]["model"]
+    assert model["activation"] == "tanh" and model["hidden"] == [16, 8] and model["latent_dims"] == 3
+
+
+def test_early_stopping_can_be_added_and_stops_the_run(tmp_path, capsys):
+    args = [
+        *TINY,
+        "trainer.max_epochs=20",
+        "callbacks=[default,early_stopping]",
+        "callbacks.early_stopping.patience=1",
+        "callbacks.early_stopping.min_delta=1e9",
+        f"hydra.run.dir={tmp_path}",
+    ]
+    code, _, _ = run_script("train.py", args, capsys)
+    assert code == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["epochs"] == 2
+
+
+def test_csv_logger_writes_every_scalar_per_epoch(tmp_path, capsys):
+    code, _, _ = run_script("train.py", [*TINY, "logger=csv", f"hydra.run.dir={tmp_path}"], capsys)
+    assert code == 0
+    with open(tmp_path / "csv" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["step"] for r in rows if r.get("val/sse_per_curve")} == {"0", "1"}
+    assert not list(tmp_path.glob("events.out.tfevents.*"))
+
+
+def test_debug_fdr_runs_a_single_batch_of_each_stage_under_its_own_task_name(tmp_path):
+    result = run_subprocess("train.py", [*TINY, "debug=fdr", f"paths.log_dir={tmp_path}"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    (run,) = (tmp_path / "debug" / "runs").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["global_step"] == 1 and metrics["epochs"] == 1
+    assert not (tmp_path / "train").exists()
+
+
+def fit_weights(plugins):
+    dm = CurveDataModule(num_train=256, num_val=64, num_test=64, batch_size=32, batches_per_step=4)
+    L.seed_everything(0, verbose=False)
+    learner = Learner(model={"_target_": "betaae.model.AutoEncoder", "hidden": [16]}, data=dm.spec)
+    trainer = quiet_trainer(max_epochs=2, plugins=plugins)
+    trainer.fit(learner, datamodule=dm)
+    return learner.state_dict(), trainer.global_step
+
+
+def test_the_lean_loop_trains_exactly_as_lightnings_own_precision_plugin_does():
+    lean, lean_steps = fit_weights([LeanPrecision()])
+    plain, plain_steps = fit_weights([])
+    assert lean_steps == plain_steps == 16  # each minibatch counts as an optimizer step
+    for key, value in plain.items():
+        assert torch.equal(value, lean[key]), key
+
+
+class CountingCallback(L.Callback):
+    def __init__(self):
+        self.calls = {"on_before_backward": 0, "on_train_batch_end": 0}
+
+    def on_before_backward(self, trainer, pl_module, loss):
+        self.calls["on_before_backward"] += 1
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.calls["on_train_batch_end"] += 1
+
+
+def test_no_callback_runs_per_minibatch_in_the_lean_loop():
+    counter = CountingCallback()
+    dm = CurveDataModule(num_train=256, num_val=64, num_test=64, batch_size=32, batches_per_step=4)
+    learner = Learner(model={"_target_": "betaae.model.AutoEncoder", "hidden": [16]}, data=dm.spec)
+    quiet_trainer(max_epochs=1, callbacks=[counter], plugins=[LeanPrecision()]).fit(learner, datamodule=dm)
+    assert counter.calls == {"on_before_backward": 0, "on_train_batch_end": 2}  # 8 minibatches in 2 groups
 
 
 def test_usage_line_with_latent_dims_runs_on_the_cpu(tmp_path, capsys):
     code, _, _ = run_script("train.py", [*TINY, "latent_dims=3", f"hydra.run.dir={tmp_path}"], capsys)
     assert code == 0
     checkpoint = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
-    assert checkpoint["hyper_parameters"]["latent_dims"] == 3
+    assert checkpoint["hyper_parameters"]["model"]["latent_dims"] == 3

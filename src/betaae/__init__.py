@@ -1,21 +1,15 @@
 """betaae: autoencoders for families of mathematical functions, trained with Lightning and Hydra."""
 
-import re
-
 from omegaconf import OmegaConf
 
-__version__ = "0.1.0"
+from betaae.runs import hydra_subdir, run_dir, unique_dir
+from betaae.sweep import job_dirname
 
-# ${if_null:a,b} is a when a is set, else b: a resumed run writes into its own directory. Registered on
-# import so that the configs compose the same way from the scripts, the tests and a notebook.
-OmegaConf.register_new_resolver("if_null", lambda value, default: default if value is None else value, replace=True)
+__version__ = "0.2.0"
 
-
-def _dirname(overrides: str, limit: int = 150) -> str:
-    """A sweep job's directory name from its overrides: long floats shortened, at most `limit` characters
-    (file systems refuse names over 255 bytes, and Optuna's sampled floats get long)."""
-    short = re.sub(r"\d+\.\d{5,}(e-?\d+)?", lambda m: f"{float(m.group()):.4g}", overrides)
-    return short if len(short) <= limit else short[: limit - 3] + "..."
-
-
-OmegaConf.register_new_resolver("dirname", _dirname, replace=True)
+# The run and sweep directories are named by these resolvers (conf/hydra/default.yaml). Registered on
+# import, so that the configs compose the same way from the scripts, the tests and a notebook.
+OmegaConf.register_new_resolver("unique_dir", unique_dir, replace=True, use_cache=True)
+OmegaConf.register_new_resolver("run_dir", run_dir, replace=True, use_cache=True)
+OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, replace=True)
+OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)

@@ -1,10 +1,15 @@
 """Side-by-side measurements on this machine: `python -m betaae.bench` prints a table and writes JSON.
 
 (a) data: the notebook's per-curve loop against the data module's vectorized build;
-(b) steps: the project's Lightning training loop against a plain PyTorch loop with the same model,
-    optimizer, batch size and data, as steps per second;
-(c) time to quality: a default `python train.py`, end to end, and when it reached the notebook's quality;
-(d) inversion: Nelder-Mead per target against the batched optimizer on many targets.
+(b) steps: the project's Lightning loop (Learner) against a plain PyTorch loop with the same model,
+    optimizer, batch size and data, in steps per second;
+(c) end to end: a default `python train.py` (its whole train_time_s: validation, checkpoints, images
+    and logging included) against a careful plain loop with the same architecture and settings that
+    also validates every epoch; plus time to quality;
+(d) presets: experiment=quick (and, on a GPU, experiment=gpu_fast), wall time and quality;
+(e) inversion: Nelder-Mead per target against the batched optimizer on many targets;
+(f) answers: how fast a bad option, --help, --cfg job and one inversion come back;
+(g) on a GPU only: online data drawn on the device at large batch, in curves per second.
 Timings are medians or bests of repeats, never asserted anywhere: this is a benchmark, not a test.
 """
 
@@ -12,29 +17,41 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from betaae.checkpoints import load_model
-from betaae.data import CurveDataModule, TensorBatches
-from betaae.families import get_family
+from betaae.data import CurveDataModule, OnlineBatches, TensorBatches
 from betaae.inversion import invert
-from betaae.model import AutoEncoder
+from betaae.learner import Learner
+from betaae.model import build_model, split_model_config
 from betaae.outputs import write_json
+from betaae.plugins import LeanPrecision
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED_QUALITY = 0.038
+QUALITY_MARKS = (0.038, 0.002)
+
+
+def default_config(overrides: list[str] | None = None) -> tuple[dict, dict, dict, int]:
+    """(model spec, training options, data options, epochs) of `python train.py overrides`."""
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides or [])
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    data.pop("_target_")
+    spec, training = split_model_config(model)
+    return spec, training, data, int(cfg.trainer.max_epochs)
 
 
 def seed_style_curves(n: int, num_points: int = 100) -> torch.Tensor:
@@ -63,21 +80,28 @@ def bench_data(n: int, repeats: int) -> dict:
     return {"curves": n, "loop_s": loop_s, "vectorized_s": ours, "speedup": loop_s / ours}
 
 
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
 class _StepClock(L.Callback):
     """Steps per second over every epoch after the first (which pays for warm-up)."""
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch == 1:
+            _sync(pl_module.device)
             self.started, self.first_step = time.perf_counter(), trainer.global_step
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        _sync(pl_module.device)
         self.rate = (trainer.global_step - self.first_step) / (time.perf_counter() - self.started)
 
 
-def lightning_rate(batch_size: int, num_train: int, epochs: int, device: str) -> float:
+def lightning_rate(spec: dict, training: dict, batch_size: int, num_train: int, epochs: int, device: str) -> float:
     dm = CurveDataModule(num_train=num_train, num_val=100, num_test=100, batch_size=batch_size)
     torch.manual_seed(0)
-    model = AutoEncoder(data=dm.spec)
+    learner = Learner(model=spec, **training, data=dm.spec)
     clock = _StepClock()
     trainer = L.Trainer(
         max_epochs=epochs,
@@ -88,28 +112,29 @@ def lightning_rate(batch_size: int, num_train: int, epochs: int, device: str) ->
         enable_progress_bar=False,
         enable_model_summary=False,
         limit_val_batches=0,
+        log_every_n_steps=1,
         callbacks=[clock],
+        plugins=[LeanPrecision()],
     )
-    trainer.fit(model, datamodule=dm)
+    trainer.fit(learner, datamodule=dm)
     return clock.rate
 
 
-def plain_rate(batch_size: int, num_train: int, epochs: int, device: str) -> float:
+def plain_rate(spec: dict, training: dict, batch_size: int, num_train: int, epochs: int, device: str) -> float:
     """The reference: a hand-written loop, same model, optimizer, schedule and batches, data on the device."""
+    dev = torch.device("cuda" if device == "gpu" else device)
     dm = CurveDataModule(num_train=num_train, num_val=100, num_test=100, batch_size=batch_size)
     dm.setup()
-    dev = torch.device("cuda" if device == "gpu" else device)
     torch.manual_seed(0)
-    model = AutoEncoder(data=dm.spec).to(dev)
+    learner = Learner(model=spec, **training, data=dm.spec).to(dev)
     # The module's own optimizer and schedule, so that both loops step exactly the same way.
-    configured = model.configure_optimizers()
-    optimizer, schedule = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
+    (optimizer,), (schedule,) = learner.configure_optimizers()
+    model = learner.model
     batches = TensorBatches(tuple(t.to(dev) for t in dm.splits["train"]), batch_size, True, 0)
     steps, started = 0, time.perf_counter()
     for epoch in range(epochs):
         if epoch == 1:
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
+            _sync(dev)
             started = time.perf_counter()
         batches.set_epoch(epoch)
         for curves, _ in batches:
@@ -119,18 +144,18 @@ def plain_rate(batch_size: int, num_train: int, epochs: int, device: str) -> flo
             optimizer.step()
             steps += epoch >= 1
         schedule.step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
+    _sync(dev)
     return steps / (time.perf_counter() - started)
 
 
 def bench_steps(batch_sizes: list[int], steps_per_epoch: int, repeats: int, device: str) -> list[dict]:
+    spec, training, _, _ = default_config()
     rows = []
     for batch_size in batch_sizes:
         plain, lightning = [], []
         for _ in range(repeats):  # interleaved, so that a noisy moment hurts both sides alike
-            plain.append(plain_rate(batch_size, batch_size * steps_per_epoch, 3, device))
-            lightning.append(lightning_rate(batch_size, batch_size * steps_per_epoch, 3, device))
+            plain.append(plain_rate(spec, training, batch_size, batch_size * steps_per_epoch, 3, device))
+            lightning.append(lightning_rate(spec, training, batch_size, batch_size * steps_per_epoch, 3, device))
         rows.append(
             {
                 "batch_size": batch_size,
@@ -142,78 +167,198 @@ def bench_steps(batch_sizes: list[int], steps_per_epoch: int, repeats: int, devi
     return rows
 
 
-def bench_train(out_dir: Path, overrides: list[str]) -> dict:
-    started_unix = time.time()
+def plain_run(overrides: list[str], device: str) -> dict:
+    """A careful plain PyTorch loop with the run's architecture and settings, end to end: every epoch trains
+    on whole-batch slices of a reshuffled tensor on the device and measures val SSE per curve (kept on the
+    device), as the run does; no checkpoints, images or logging. Timed like train_time_s."""
+    dev = torch.device("cuda" if device == "gpu" else device)
+    spec, training, data, epochs = default_config(overrides)
+    dm = CurveDataModule(**data)
+    dm.setup()
+    train, val, test = (dm.splits[s][0].to(dev) for s in ("train", "val", "test"))
+    torch.manual_seed(data["seed"])
+    model = build_model(spec, data["num_points"]).to(dev)
+    fused = dev.type in ("cpu", "cuda")
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=training["lr"], weight_decay=training.get("weight_decay", 0.0), fused=fused
+    )
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=training["gamma"])
+    generator = torch.Generator().manual_seed(data["seed"])
+    batch, vals = data["batch_size"], []
+    _sync(dev)
+    started = time.perf_counter()
+    elapsed = []
+    for _ in range(epochs):
+        shuffled = train[torch.randperm(train.shape[0], generator=generator).to(dev)]
+        model.train()
+        for start in range(0, shuffled.shape[0], batch):
+            curves = shuffled[start : start + batch]
+            optimizer.zero_grad(set_to_none=True)
+            loss = (model(curves) - curves).pow(2).sum()
+            loss.backward()
+            optimizer.step()
+        schedule.step()
+        model.eval()
+        with torch.no_grad():
+            vals.append((model(val) - val).pow(2).sum(dim=1).mean())
+        elapsed.append(time.perf_counter() - started)
+    _sync(dev)
+    seconds = time.perf_counter() - started
+    with torch.no_grad():
+        test_sse = float((model(test) - test).pow(2).sum(dim=1).mean())
+    val_curve = torch.stack(vals).cpu().numpy()
+    reached = {f"s_to_sse_{m:g}": next((t for t, v in zip(elapsed, val_curve) if v <= m), None) for m in QUALITY_MARKS}
+    return {
+        "train_s": seconds,
+        "test_sse_per_curve": test_sse,
+        "val_sse_per_curve_best": float(val_curve.min()),
+        **reached,
+    }
+
+
+def train_script(out_dir: Path, overrides: list[str]) -> dict:
+    """`python train.py overrides` as a user runs it: wall time from the shell, the rest from metrics.json."""
+    started = time.time()
     result = subprocess.run(
         [sys.executable, str(ROOT / "train.py"), f"hydra.run.dir={out_dir}", *overrides],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
-    wall = time.time() - started_unix
+    wall = time.time() - started
     if result.returncode != 0:
-        raise RuntimeError(f"train.py failed: {result.stderr.strip().splitlines()[-1:]}")
+        raise RuntimeError(f"train.py {' '.join(overrides)} failed: {result.stderr.strip().splitlines()[-1:]}")
     metrics = json.loads((out_dir / "metrics.json").read_text())
-    reached = metrics.get("seconds_to_seed_quality")
-    startup = metrics["fit_started_unix"] - started_unix
+    history = np.genfromtxt(out_dir / "history.csv", delimiter=",", names=True)
+    last_third = history["val_sse_per_curve"][2 * len(history) // 3 :]
+    best_so_far = np.minimum.accumulate(history["val_sse_per_curve"])[2 * len(history) // 3 :]
     return {
         "overrides": overrides,
         "wall_s": wall,
-        "startup_s": startup,
         "train_time_s": metrics["train_time_s"],
         "epochs": metrics["epochs"],
         "test_sse_per_curve": metrics["test/sse_per_curve"],
-        "val_sse_per_curve": metrics["val/sse_per_curve"],
-        "wall_s_to_seed_quality": None if reached is None else startup + reached,
+        "val_sse_per_curve_best": metrics["val/sse_per_curve_best"],
+        **{f"train_s_to_sse_{m:g}": metrics[f"train_s_to_sse_{m:g}"] for m in QUALITY_MARKS},
+        "smooth_end": bool(np.all(last_third <= 2 * best_so_far)),
     }
+
+
+def bench_end_to_end(tmp: Path, device: str, repeats: int, extra: list[str]) -> dict:
+    overrides = [f"trainer.accelerator={device}", *extra]
+    runs, plains = [], []
+    for i in range(repeats):  # interleaved, so that a noisy moment hurts both sides alike
+        runs.append(train_script(tmp / f"default{i}", overrides))
+        plains.append(plain_run(extra, device))
+    run = min(runs, key=lambda r: r["train_time_s"])
+    plain = min(plains, key=lambda r: r["train_s"])
+    return {"run": run, "plain": plain, "ratio": run["train_time_s"] / plain["train_s"], "repeats": repeats}
 
 
 def bench_inversion(run_dir: Path, count: int, nelder_mead_count: int) -> dict:
-    model = load_model(run_dir)
-    family = get_family(model.hparams.data["family"])
+    loaded = load_model(run_dir)
     params = torch.tensor(np.random.default_rng(0).uniform(0.2, 5.0, size=(count, 2)))
-    targets = family.log_pdf(model.grid.double(), params).float()
-    nelder_mead = invert(model, targets[:nelder_mead_count], "nelder-mead")
-    batched = invert(model, targets, "adam")
+    targets = loaded.family.log_pdf(loaded.grid.double(), params).float()
+    nelder_mead = invert(loaded.model, targets[:nelder_mead_count], "nelder-mead")
+    batched = invert(loaded.model, targets, "adam")
     return {
         "targets": count,
         "nelder_mead_targets": nelder_mead_count,
-        "nelder_mead_s_per_target": nelder_mead["seconds"] / nelder_mead_count,
-        "nelder_mead_median_residual": float(nelder_mead["residual"].median()),
-        "batched_s": batched["seconds"],
-        "batched_s_per_target": batched["seconds"] / count,
-        "batched_median_residual": float(batched["residual"].median()),
-        "batched_median_residual_same_targets": float(batched["residual"][:nelder_mead_count].median()),
+        "nelder_mead_s_per_target": nelder_mead.seconds / nelder_mead_count,
+        "nelder_mead_median_residual": float(nelder_mead.residual.median()),
+        "batched_s": batched.seconds,
+        "batched_median_residual": float(batched.residual.median()),
+        "batched_median_residual_same_targets": float(batched.residual[:nelder_mead_count].median()),
     }
 
 
+def bench_answers(run_dir: Path, tmp: Path, repeats: int) -> dict:
+    """Wall seconds, from the shell, for the quick answers a user waits on (best of repeats)."""
+    commands = {
+        "bad option (latent_dims=0)": ["train.py", "latent_dims=0"],
+        "bad model option (model.lr=0)": ["train.py", "model.lr=0"],
+        "train.py --help": ["train.py", "--help"],
+        "train.py --cfg job": ["train.py", "--cfg", "job"],
+        "invert.py, one target": ["invert.py", f"ckpt_path={run_dir}", "alpha=2", "beta=4", f"paths.log_dir={tmp}"],
+    }
+    timings = {}
+    for name, command in commands.items():
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True)
+            times.append(time.perf_counter() - started)
+        timings[name] = min(times)
+    return timings
+
+
+def bench_online(batch_size: int, steps: int, device: str) -> dict:
+    """Fresh curves drawn on the device at a large batch: curves per second."""
+    dev = torch.device("cuda" if device == "gpu" else device)
+    dm = CurveDataModule()
+    batches = OnlineBatches(dm.family, dm.grid.to(dev), dm.low, dm.high, batch_size, steps, seed=0)
+    next(iter(OnlineBatches(dm.family, dm.grid.to(dev), dm.low, dm.high, batch_size, 2, seed=1)))  # warm-up
+    _sync(dev)
+    started = time.perf_counter()
+    for _ in batches:
+        pass
+    _sync(dev)
+    return {"batch_size": batch_size, "curves_per_s": batch_size * steps / (time.perf_counter() - started)}
+
+
 def print_table(results: dict) -> None:
-    d, t, i = results["data"], results["train"], results["inversion"]
     lines = [
-        f"# betaae benchmark on {results['machine']}",
+        f"# betaae benchmark on {results['machine']} (torch {results['torch']})",
         "",
         "| figure | measured |",
         "| --- | --- |",
-        f"| (a) data, {d['curves']:,} curves | loop {d['loop_s']:.2f} s, vectorized {1000 * d['vectorized_s']:.1f} ms: "
-        f"{d['speedup']:.0f}x |",
     ]
-    for row in results["steps"]:
+    if "data" in results:
+        d = results["data"]
         lines.append(
-            f"| (b) steps/s, batch size {row['batch_size']} | plain {row['plain_steps_per_s']:.0f}, "
+            f"| (a) data, {d['curves']:,} curves | loop {d['loop_s']:.2f} s, vectorized "
+            f"{1000 * d['vectorized_s']:.1f} ms: {d['speedup']:.0f}x |"
+        )
+    for row in results.get("steps", []):
+        lines.append(
+            f"| (b) steps/s, batch size {row['batch_size']:,} | plain {row['plain_steps_per_s']:.0f}, "
             f"Lightning {row['lightning_steps_per_s']:.0f}: {row['ratio']:.2f}x |"
         )
-    quality = t["wall_s_to_seed_quality"]
-    lines += [
-        f"| (c) default train.py | {t['wall_s']:.1f} s wall ({t['startup_s']:.1f} s start-up, {t['epochs']} epochs), "
-        f"test SSE/curve {t['test_sse_per_curve']:.4f}, seed quality ({SEED_QUALITY}) after "
-        f"{'n/a' if quality is None else f'{quality:.1f} s'} |",
-        f"| (d) Nelder-Mead | {1000 * i['nelder_mead_s_per_target']:.2f} ms/target, median residual "
-        f"{i['nelder_mead_median_residual']:.4f} ({i['nelder_mead_targets']} targets) |",
-        f"| (d) batched | {i['targets']:,} targets in {i['batched_s']:.2f} s, median residual "
-        f"{i['batched_median_residual']:.4f} ({i['batched_median_residual_same_targets']:.4f} on the same "
-        f"targets as Nelder-Mead) |",
-    ]
+    for key, label in (("end_to_end", "default train.py"), ("gpu_fast", "experiment=gpu_fast")):
+        if key in results:
+            e = results[key]
+            run, plain = e["run"], e["plain"]
+            marks = ", ".join(
+                f"{m:g} after {run[f'train_s_to_sse_{m:g}']:.1f} s" if run[f"train_s_to_sse_{m:g}"] else f"{m:g} never"
+                for m in QUALITY_MARKS
+            )
+            lines.append(
+                f"| (c) {label} | wall {run['wall_s']:.1f} s, train_time_s {run['train_time_s']:.1f} s vs plain "
+                f"loop {plain['train_s']:.1f} s: {e['ratio']:.2f}x; test SSE/curve {run['test_sse_per_curve']:.2e} "
+                f"(plain {plain['test_sse_per_curve']:.2e}); val reached {marks}; smooth end: {run['smooth_end']} |"
+            )
+    if "quick" in results:
+        q = results["quick"]
+        lines.append(
+            f"| (d) experiment=quick | wall {q['wall_s']:.1f} s, test SSE/curve {q['test_sse_per_curve']:.2e} |"
+        )
+    if "inversion" in results:
+        i = results["inversion"]
+        lines += [
+            f"| (e) Nelder-Mead | {1000 * i['nelder_mead_s_per_target']:.2f} ms/target, median residual "
+            f"{i['nelder_mead_median_residual']:.4f} ({i['nelder_mead_targets']} targets) |",
+            f"| (e) batched | {i['targets']:,} targets in {i['batched_s']:.2f} s, median residual "
+            f"{i['batched_median_residual']:.4f} ({i['batched_median_residual_same_targets']:.4f} on the same "
+            f"targets as Nelder-Mead) |",
+        ]
+    for name, seconds in results.get("answers", {}).items():
+        lines.append(f"| (f) {name} | {seconds:.2f} s wall |")
+    for row in results.get("online", []):
+        lines.append(f"| (g) online data, batch {row['batch_size']:,} | {row['curves_per_s']:,.0f} curves/s |")
     print("\n".join(lines), flush=True)
+
+
+SECTIONS = ("data", "steps", "end_to_end", "quick", "inversion", "answers")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -221,22 +366,37 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=Path("bench-results/bench.json"))
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check that the benchmark runs")
-    parser.add_argument("--train-args", nargs="*", default=[], help="extra overrides for the train.py run")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
+    parser.add_argument("--repeats", type=int, default=2, help="end-to-end repeats, interleaved with the plain loop")
     args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning").setLevel(logging.ERROR)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    quick = args.quick
-    device_name = torch.cuda.get_device_name() if args.device == "gpu" else f"CPU, {os.cpu_count()} cores"
-    results: dict = {"machine": device_name, "torch": torch.__version__, "threads": torch.get_num_threads()}
-    results["data"] = bench_data(500 if quick else 10_000, 3 if quick else 7)
-    results["steps"] = bench_steps([1, 128], 20 if quick else 600, 1 if quick else 3, args.device)
-    train_overrides = [f"trainer.accelerator={args.device}", *args.train_args]
-    if quick:
-        train_overrides += ["data.num_train=256", "data.num_val=64", "data.num_test=64", "trainer.max_epochs=2"]
+    only = set(args.only.split(","))
+    quick, device = args.quick, args.device
+    tiny = ["data.num_train=256", "data.num_val=64", "data.num_test=64", "trainer.max_epochs=2"] if quick else []
+    name = torch.cuda.get_device_name() if device == "gpu" else f"CPU, {os.cpu_count()} cores"
+    results: dict = {"machine": name, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    if "data" in only:
+        results["data"] = bench_data(500 if quick else 10_000, 3 if quick else 7)
+    if "steps" in only:
+        sizes = [128, 1024, 16384] if device == "gpu" else [1, 128]
+        results["steps"] = bench_steps(sizes, 20 if quick else 300, 1 if quick else 3, device)
     with tempfile.TemporaryDirectory() as tmp:
-        results["train"] = bench_train(Path(tmp) / "run", train_overrides)
-        results["inversion"] = bench_inversion(Path(tmp) / "run", 50 if quick else 1000, 10 if quick else 1000)
+        tmp = Path(tmp)
+        if "end_to_end" in only:
+            results["end_to_end"] = bench_end_to_end(tmp, device, 1 if quick else args.repeats, tiny)
+            if device == "gpu":
+                results["gpu_fast"] = bench_end_to_end(tmp, device, 1, ["experiment=gpu_fast", *tiny])
+        if "quick" in only:
+            results["quick"] = train_script(tmp / "quick", [f"trainer.accelerator={device}", "experiment=quick", *tiny])
+        run = tmp / "default0" if "end_to_end" in only else None
+        if run is None and ({"inversion", "answers"} & only):
+            run = tmp / "small"
+            train_script(run, [f"trainer.accelerator={device}", "experiment=quick", *tiny])
+        if "inversion" in only:
+            results["inversion"] = bench_inversion(run, 50 if quick else 1000, 10 if quick else 1000)
+        if "answers" in only:
+            results["answers"] = bench_answers(run, tmp, 1 if quick else 3)
+    if device == "gpu":
+        results["online"] = [bench_online(b, 20 if quick else 200, device) for b in (16_384, 262_144)]
     write_json(args.out, results)
     print_table(results)
     print(f"\nwritten: {args.out}")

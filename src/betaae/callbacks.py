@@ -1,5 +1,9 @@
-"""Lightning callbacks: an epoch-level progress bar, metric history, the finite-loss guard,
-a checkpoint at the start of training, and TensorBoard images of the latent space."""
+"""Lightning callbacks: an epoch-level progress bar, the per-epoch history, the finite-loss guard, a
+checkpoint at the start of training, and TensorBoard images of the latent space.
+
+Each is configured in its own file under conf/callbacks/, so any one can be dropped or added from the
+command line. None of them runs anything per minibatch.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from tqdm.auto import tqdm
 from betaae.errors import NonFiniteLossError
 
 SHOWN = {"train/sse_per_curve": "train", "val/sse_per_curve": "val"}
+HISTORY_COLUMNS = ("epoch", "lr", "train_sse_per_curve", "val_sse_per_curve", "elapsed_s")
 
 
 def _is_fitting(trainer: L.Trainer) -> bool:
@@ -24,10 +29,14 @@ def _is_fitting(trainer: L.Trainer) -> bool:
 
 
 class EpochProgressBar(ProgressBar):
-    """One tick per epoch with that epoch's figures; nothing is refreshed inside an epoch."""
+    """One tick per epoch with that epoch's figures; nothing is refreshed inside an epoch.
 
-    def __init__(self) -> None:
+    `leave=False` clears the bar when training ends (in a sweep, each job then leaves one line).
+    """
+
+    def __init__(self, leave: bool = True) -> None:
         super().__init__()
+        self.leave = leave
         self._enabled = True
         self.bar: tqdm | None = None
 
@@ -47,7 +56,7 @@ class EpochProgressBar(ProgressBar):
                 unit="epoch",
                 dynamic_ncols=True,
                 file=sys.stderr,
-                leave=True,
+                leave=self.leave,
             )
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -72,29 +81,40 @@ class EpochProgressBar(ProgressBar):
 
 
 class History(L.Callback):
-    """Per-epoch figures for the loss plot; kept in the checkpoint so a resumed run has them all."""
+    """Per-epoch figures (history.csv, the loss plot, time to quality); kept in the checkpoint, so a
+    resumed run has them all. Also logs `train/elapsed_s`, the training seconds so far."""
 
     def __init__(self) -> None:
         self.rows: list[dict[str, float]] = []
         self._clock = 0.0
-        self._lr = math.nan
+        self._val = math.nan  # this epoch's val figure, if it validated
+
+    @property
+    def elapsed(self) -> float:
+        """Training seconds so far, including those of the runs this one resumed."""
+        return time.perf_counter() - self._clock
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # A resumed run's clock carries on from the time already spent training.
         self._clock = time.perf_counter() - (self.rows[-1]["elapsed_s"] if self.rows else 0.0)
 
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._lr = trainer.optimizers[0].param_groups[0]["lr"]  # the rate this epoch trains with
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if _is_fitting(trainer) and "val/sse_per_curve" in trainer.callback_metrics:
+            self._val = float(trainer.callback_metrics["val/sse_per_curve"])
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        row = {
-            "epoch": trainer.current_epoch,
-            "lr": self._lr,
-            "elapsed_s": time.perf_counter() - self._clock,
-        }
+        metrics = trainer.callback_metrics
+        elapsed = self.elapsed
+        pl_module.log("train/elapsed_s", elapsed, on_step=False, on_epoch=True, batch_size=1)
+        row = {"epoch": trainer.current_epoch, "elapsed_s": elapsed}
         # One sync per epoch, for the handful of epoch-level values.
-        row.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.split("/")[0] in ("train", "val")})
+        for column, key in (("lr", "train/lr"), ("train_sse_per_curve", "train/sse_per_curve")):
+            row[column] = float(metrics[key]) if key in metrics else math.nan
+        row["val_sse_per_curve"], self._val = self._val, math.nan
         self.rows.append(row)
+
+    def seconds_to(self, quality: float) -> float | None:
+        """Training seconds until val SSE per curve first reached `quality`, or None."""
+        return next((r["elapsed_s"] for r in self.rows if r["val_sse_per_curve"] <= quality), None)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rows": self.rows}
@@ -111,16 +131,16 @@ class FiniteLossGuard(L.Callback):
     """
 
     def _check(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        step = pl_module.first_nonfinite_step()
-        if step is None:
+        found = pl_module.nonfinite_step()
+        if found is None:
             return
-        epoch = trainer.current_epoch
-        global_step = trainer.global_step - len(pl_module._step_losses) + step
+        step, steps = found
+        global_step = trainer.global_step - steps + step
         last = Path(trainer.checkpoint_callback.dirpath or "") / "last.ckpt" if trainer.checkpoint_callback else None
         kept = f"the last good checkpoint is {last}" if last and last.exists() else "no checkpoint was written"
         raise NonFiniteLossError(
-            f"training stopped: the loss became non-finite at epoch {epoch}, step {step} of the epoch "
-            f"(global step {global_step}); {kept}; try a smaller model.lr (now {pl_module.hparams.lr:g})"
+            f"training stopped: the loss became non-finite at epoch {trainer.current_epoch}, step {step} of the "
+            f"epoch (global step {global_step}); {kept}; try a smaller model.lr (now {pl_module.hparams.lr:g})"
         )
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -138,14 +158,14 @@ class StartCheckpoint(L.Callback):
         ckpt = trainer.checkpoint_callback
         # Decided the same way on every rank: save_checkpoint is collective under DDP.
         if ckpt is not None and ckpt.dirpath is not None and trainer.ckpt_path is None:
-            trainer.save_checkpoint(Path(ckpt.dirpath) / "last.ckpt")
+            trainer.save_checkpoint(Path(ckpt.dirpath) / "last.ckpt", weights_only=False)
 
 
 class LatentImages(L.Callback):
-    """Every N epochs, logs to TensorBoard reconstructions of fixed val curves and the latent codes
-    coloured by each parameter, so the latent space can be watched as it organizes itself."""
+    """Every N epochs (and at the last), logs to TensorBoard reconstructions of fixed val curves and the
+    latent codes coloured by each parameter, so the latent space can be watched as it organizes itself."""
 
-    def __init__(self, every_n_epochs: int = 20, num_curves: int = 6, num_scatter: int = 1000) -> None:
+    def __init__(self, every_n_epochs: int = 100, num_curves: int = 6, num_scatter: int = 1000) -> None:
         self.every_n_epochs, self.num_curves, self.num_scatter = every_n_epochs, num_curves, num_scatter
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -163,22 +183,22 @@ class LatentImages(L.Callback):
         datamodule = trainer.datamodule
         curves, params = datamodule.splits["val"]
         curves, params = curves[: self.num_scatter], params[: self.num_scatter]
+        model = pl_module.model
         with torch.no_grad():
-            latent = pl_module.encoder(curves)
-            recon = pl_module.decoder(latent[: self.num_curves])
+            latent = model.encode(curves)
+            recon = model.decode(latent[: self.num_curves])
         grid = datamodule.grid.cpu().numpy()
         names = datamodule.family.param_names
-        writer.add_figure(
-            "images/reconstructions",
-            plots.reconstructions(
-                grid,
-                curves[: self.num_curves].cpu().numpy(),
-                recon.cpu().numpy(),
-                params[: self.num_curves].cpu().numpy(),
-                names,
-            ),
-            global_step=epoch,
+        figure = plots.reconstructions(
+            grid,
+            curves[: self.num_curves].cpu().numpy(),
+            recon.cpu().numpy(),
+            params[: self.num_curves].cpu().numpy(),
+            names,
+            "val",
+            f"epoch {epoch}",
         )
+        writer.add_figure("images/reconstructions", figure, global_step=epoch)
+        latent, params = latent.cpu().numpy(), params.cpu().numpy()
         for i, name in enumerate(names):
-            figure = plots.latent_scatter(latent.cpu().numpy(), params[:, i].cpu().numpy(), name)
-            writer.add_figure(f"images/latent_by_{name}", figure, global_step=epoch)
+            writer.add_figure(f"images/latent_by_{name}", plots.latent_scatter(latent, params[:, i], name), epoch)

@@ -1,15 +1,18 @@
-"""What the entry points share: project errors become one line and an exit code, never a traceback.
+"""What the entry points share: errors become one line and an exit code, never a traceback.
 
-- A BetaaeError (bad option, bad checkpoint, bad target, non-finite loss) prints `error: ...` and exits 2;
-  an interrupted run exits 130 (Ctrl-C) or 143 (SIGTERM).
+- A BetaaeError (bad option, bad checkpoint, bad target, full disk, non-finite loss) prints `error: ...`
+  and exits 2; an interrupted run exits 130 (Ctrl-C) or 143 (SIGTERM); a sweep with failed jobs exits 1.
 - Hydra's own composition errors (unknown key, unknown group option, bad override syntax) are folded
-  into one line and exit 2 as well.
+  into one line and exit 2 as well. Hydra re-raises them, instead of printing them itself, when
+  HYDRA_FULL_ERROR is set: main() sets it for this purpose.
 - Inside a multirun, a failing job records its error in its own directory and returns NaN, so the other
   jobs still run; the sweep's exit code then reports the failure.
+- `verbose=true`, or HYDRA_FULL_ERROR=1 set by the user, shows full tracebacks instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -25,10 +28,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from betaae.errors import BetaaeError, ConfigError, InterruptedRun
-from betaae.outputs import atomic_write_bytes
+from betaae.errors import BetaaeError, ConfigError, ResourceError
+from betaae.outputs import DISK_ERRORS, atomic_write_bytes
 
 log = logging.getLogger("betaae")
+SET_BY_US = "BETAAE_SET_HYDRA_FULL_ERROR"  # tells this process's children (DDP ranks) who set it
 
 
 def one_line(error: BaseException) -> str:
@@ -52,8 +56,9 @@ def one_line(error: BaseException) -> str:
     return message
 
 
-def _verbose(cfg: DictConfig | None = None) -> bool:
-    return bool(os.environ.get("HYDRA_FULL_ERROR")) or bool(cfg is not None and cfg.get("verbose"))
+def tracebacks_wanted(cfg: DictConfig | None = None) -> bool:
+    by_user = bool(os.environ.get("HYDRA_FULL_ERROR")) and not os.environ.get(SET_BY_US)
+    return by_user or bool(cfg is not None and cfg.get("verbose")) or "verbose=true" in sys.argv[1:]
 
 
 def task(fn: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
@@ -66,57 +71,72 @@ def task(fn: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
         except OmegaConfBaseException as error:
             # A key deleted or mistyped in a way composition let through is still a config problem.
             return _fail(cfg, ConfigError(one_line(error)))
+        except OSError as error:
+            # A full or read-only disk can surface from any writer (TensorBoard's, Lightning's, ours).
+            disk = _disk_error(error)
+            return _fail(cfg, disk if disk is not None else error)
         except Exception as error:
-            return _fail(cfg, error)
+            return _fail(cfg, _disk_error(error) or error)
 
     return wrapped
 
 
+def _disk_error(error: BaseException) -> ResourceError | None:
+    """A ResourceError for a disk that is full or read-only anywhere in an exception's chain, else None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, ResourceError):
+            return error
+        if isinstance(error, OSError) and error.errno in DISK_ERRORS:
+            where = f"writing {error.filename}" if error.filename else "writing the run's files"
+            return ResourceError(f"{DISK_ERRORS[error.errno]} while {where}; free some space or use paths.log_dir=...")
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def _fail(cfg: DictConfig, error: Exception) -> float:
-    """Record a task's error in its output directory; in a multirun return NaN, else report and exit."""
+    """Record a task's error in its output directory; in a multirun return NaN, else raise it on."""
     ours = isinstance(error, BetaaeError)
     message = one_line(error) if ours else f"{type(error).__name__}: {one_line(error)}"
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-    if HydraConfig.initialized():
+    output_dir = Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else None
+    # A resume runs in the run's own directory: its record there must not gain an error from a refused resume.
+    if output_dir is not None and output_dir.is_dir() and not cfg.get("resume"):
         detail = message if ours else traceback.format_exc()
-        atomic_write_bytes(Path(HydraConfig.get().runtime.output_dir) / "error.txt", (detail + "\n").encode())
+        # The disk that failed the run may refuse this too; the message still reaches the console.
+        with contextlib.suppress(ResourceError):
+            atomic_write_bytes(output_dir / "error.txt", (detail + "\n").encode())
     if multirun:
         log.error("job failed: %s", message)
         return float("nan")
-    if ours and not _verbose(cfg):
+    if ours and not tracebacks_wanted(cfg):
+        # Exiting here, rather than raising through Hydra, keeps Hydra from adding a line of its own.
         print(f"error: {message}", file=sys.stderr, flush=True)
-        sys.exit(error.exit_code if isinstance(error, InterruptedRun) else 2)
+        sys.exit(error.exit_code)
     raise error
 
 
+def _ours(error: BaseException | None) -> BetaaeError | None:
+    """The project's own error in an exception's chain of causes, if there is one."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, BetaaeError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def main(hydra_main: Callable[[], Any]) -> None:
-    """Run a @hydra.main function with one-line reports of Hydra's own config errors."""
-    import hydra._internal.utils as hydra_utils
-
-    original = hydra_utils.run_and_report
-
-    def report(func: Callable[[], Any]) -> Any:
-        def one_line_config_errors() -> Any:
-            try:
-                return func()
-            except (HydraException, OmegaConfBaseException) as error:
-                if _verbose():
-                    raise
-                print(f"error: {one_line(error)}", file=sys.stderr, flush=True)
-                sys.exit(2)
-
-        return original(one_line_config_errors)
-
-    hydra_utils.run_and_report = report
+    """Run a @hydra.main function, turning project and config errors into one line and an exit code."""
+    if not tracebacks_wanted():
+        os.environ["HYDRA_FULL_ERROR"] = os.environ[SET_BY_US] = "1"
     try:
         hydra_main()
-    finally:
-        hydra_utils.run_and_report = original
-    from betaae.sweep import SweepSummary
-
-    if SweepSummary.failed_jobs:
-        print(
-            f"error: {SweepSummary.failed_jobs} job(s) of the sweep failed; see {SweepSummary.last_summary}",
-            file=sys.stderr,
-        )
-        sys.exit(1)
+    except (BetaaeError, HydraException, OmegaConfBaseException) as error:
+        if tracebacks_wanted():
+            raise
+        error = _ours(error) or error  # a BetaaeError raised inside a resolver arrives wrapped by OmegaConf
+        print(f"error: {one_line(error)}", file=sys.stderr, flush=True)
+        sys.exit(error.exit_code if isinstance(error, BetaaeError) else 2)

@@ -1,18 +1,24 @@
-"""Checks a composed config before any work starts; each problem is one line naming the option,
-its value and what is allowed."""
+"""Checks a composed config before any work starts; each problem is one line naming the option, its value
+and what is allowed.
+
+The rules live with what they check: a family declares its parameters' constraints (families.py), a
+model its options (model.py, vae.py), an inversion method its options (inversion.py). This module
+applies them, and holds the rules for the fixed parts: top-level options, data sizes, the trainer.
+Nothing here imports torch or Lightning except the model class a config names, so a bad option is
+refused quickly.
+"""
 
 from __future__ import annotations
 
 import inspect
-import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from betaae.constraints import Constraint, boolean, integer, is_number, one_of
 from betaae.errors import ConfigError
-from betaae.families import FAMILIES
+from betaae.families import Family, get_family
 
 TOP_LEVEL = {
     "task_name",
@@ -31,143 +37,141 @@ TOP_LEVEL = {
     "hydra",
 }
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+PRECISIONS = (None, 32, "32", "32-true", "16-mixed", "bf16-mixed", "64", 64, "64-true")
+DATA_RULES: dict[str, Constraint] = {
+    "num_points": integer(2),
+    "num_train": integer(1),
+    "num_val": integer(1),
+    "num_test": integer(1),
+    "batch_size": integer(1),
+    "batches_per_step": integer(1),
+    "eval_batch_size": integer(1),
+    "chunk_size": integer(1),
+    "seed": integer(0),
+    "shuffle": boolean,
+    "online": boolean,
+}
 
 
-def _fail(option: str, value: Any, allowed: str) -> None:
-    raise ConfigError(f"{option}={_show(value)} is not allowed: {allowed}")
-
-
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     if isinstance(value, (DictConfig, ListConfig)):
         value = OmegaConf.to_container(value)
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def fail(option: str, value: Any, allowed: str | Constraint) -> None:
+    raise ConfigError(f"{option}={show(value)} is not allowed: {allowed}")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def require(option: str, value: Any, rule: Constraint) -> None:
+    if not rule.check(value):
+        fail(option, value, rule)
 
 
-def require_int(option: str, value: Any, minimum: int) -> None:
-    if not _is_int(value) or value < minimum:
-        _fail(option, value, f"must be an integer >= {minimum}")
-
-
-def require_number(
-    option: str,
-    value: Any,
-    low: float,
-    high: float,
-    low_open: bool = True,
-    high_open: bool = False,
-    text: str | None = None,
-) -> None:
-    ok = (
-        _is_number(value)
-        and (value > low if low_open else value >= low)
-        and (value < high if high_open else value <= high)
-    )
-    if not ok:
-        _fail(
-            option,
-            value,
-            text or f"must be a number in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}",
-        )
-
-
-def require_bool(option: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        _fail(option, value, "must be true or false")
-
-
-def require_known_keys(section: str, keys: Iterable[str], allowed: set[str]) -> None:
+def require_known_keys(section: str, keys: Iterable[str], allowed: Iterable[str], where: str = "here") -> None:
+    allowed = set(allowed)
     for key in keys:
         if key not in allowed:
-            raise ConfigError(f"unknown option {section}{key}; known options here: {', '.join(sorted(allowed))}")
+            known = ", ".join(sorted(k for k in allowed if not k.startswith("_")))
+            raise ConfigError(f"unknown option {section}{key}; known options {where}: {known}")
 
 
-def signature_keys(target: str) -> set[str]:
-    """The keyword arguments a `_target_` class accepts, plus Hydra's own keys."""
-    module, _, name = target.rpartition(".")
-    cls = getattr(__import__(module, fromlist=[name]), name)
+def check_options(section: str, values: Mapping[str, Any], rules: Mapping[str, Constraint], where: str) -> None:
+    """Every key known and every value allowed, by the rules the checked thing declares."""
+    require_known_keys(section, [k for k in values if k != "_target_"], rules, where)
+    for key, rule in rules.items():
+        if key in values:
+            require(f"{section}{key}", plain(values[key]), rule)
+
+
+def plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else value
+
+
+def signature_keys(cls: type) -> set[str]:
+    """The keyword arguments a class accepts, plus Hydra's own keys."""
     return {p for p in inspect.signature(cls.__init__).parameters if p != "self"} | {"_target_", "_convert_"}
 
 
-def validate_data(data: DictConfig) -> None:
-    require_known_keys("data.", data.keys(), signature_keys(data._target_))
-    if "family" not in data or data.family not in FAMILIES:
-        _fail("data.family", data.family, f"must be one of {', '.join(FAMILIES)}")
-    family = FAMILIES[data.family]
-    params = data.get("params") or {}
-    require_known_keys("data.params.", params.keys(), set(family.param_names))
-    for name, floor in zip(family.param_names, family.param_floor):
-        option = f"data.params.{name}"
-        bounds = params.get(name)
-        if bounds is None or len(bounds) != 2 or not all(_is_number(b) for b in bounds):
-            _fail(option, bounds, "must be a pair [low, high] of finite numbers")
-        low, high = bounds
-        if low < floor or not low < high:
-            floor_text = f"{floor} <= " if math.isfinite(floor) else ""
-            _fail(option, bounds, f"must satisfy {floor_text}low < high")
-    support_low, support_high = family.support
-    require_number(
-        "data.grid_low",
-        data.grid_low,
-        support_low,
-        support_high,
-        True,
-        True,
-        f"must lie inside the {family.name} support ({support_low}, {support_high})",
-    )
-    require_number(
-        "data.grid_high",
-        data.grid_high,
-        data.grid_low,
-        support_high,
-        True,
-        True,
-        f"must be > data.grid_low ({data.grid_low}) and < {support_high}",
-    )
-    require_int("data.num_points", data.num_points, 2)
-    for key in ("num_train", "num_val", "num_test", "batch_size", "batches_per_step", "eval_batch_size", "chunk_size"):
-        require_int(f"data.{key}", data[key], 1)
-    if data.steps_per_epoch is not None:
-        require_int("data.steps_per_epoch", data.steps_per_epoch, 1)
-    require_int("data.seed", data.seed, 0)
-    require_bool("data.shuffle", data.shuffle)
-    require_bool("data.online", data.online)
+def check_ranges(family: Family, params: Mapping[str, Any] | None, section: str = "data.params") -> None:
+    """Each given [low, high] range names one of the family's parameters and stays inside its constraint."""
+    params = params or {}
+    require_known_keys(f"{section}.", params, family.param_names, f"of the {family.name} family")
+    for parameter in family.parameters:
+        bounds = plain(params.get(parameter.name))
+        if bounds is None:
+            continue  # the family's default range
+        ok = (
+            isinstance(bounds, list)
+            and len(bounds) == 2
+            and all(is_number(b) for b in bounds)
+            and bounds[0] < bounds[1]
+            and parameter.constraint.contains_range(*bounds)
+        )
+        if not ok:
+            fail(f"{section}.{parameter.name}", bounds, parameter.constraint.range_text())
+
+
+def validate_data(data: DictConfig) -> Family:
+    family = get_family(data.get("family"))
+    check_ranges(family, data.get("params"))
+    support = family.support
+    grid_low = family.default_grid[0] if data.get("grid_low") is None else data.grid_low
+    grid_high = family.default_grid[1] if data.get("grid_high") is None else data.grid_high
+    if not support.check(grid_low):
+        fail("data.grid_low", grid_low, f"must lie inside the {family.name} support {support.notation}")
+    if not (support.check(grid_high) and is_number(grid_low) and grid_high > grid_low):
+        fail("data.grid_high", grid_high, f"must be > data.grid_low ({grid_low}) and inside {support.notation}")
+    for key, rule in DATA_RULES.items():
+        if key in data:
+            require(f"data.{key}", data[key], rule)
+    if data.get("steps_per_epoch") is not None:
+        require("data.steps_per_epoch", data.steps_per_epoch, integer(1))
+    return family
 
 
 def validate_model(model: DictConfig) -> None:
-    require_known_keys("model.", model.keys(), signature_keys(model._target_) - {"data"})
-    require_int("model.latent_dims", model.latent_dims, 1)
-    hidden = model.hidden
-    sizes = [hidden] if _is_int(hidden) else list(hidden) if isinstance(hidden, ListConfig) else None
-    if sizes is None or not all(_is_int(h) and h >= 1 for h in sizes):
-        _fail("model.hidden", hidden, "must be a list of integers >= 1, e.g. [128] or [256,128]")
-    require_number("model.lr", model.lr, 0.0, math.inf, text="must be a finite number > 0")
-    require_number("model.gamma", model.gamma, 0.0, 1.0, text="must be a number in (0, 1]")
-    require_number(
-        "model.weight_decay", model.weight_decay, 0.0, math.inf, low_open=False, text="must be a finite number >= 0"
-    )
+    """The model's own options, by the rules its class declares (this imports the class, and so torch)."""
+    from betaae.model import TRAINING_OPTIONS, model_class
+
+    target = model.get("_target_")
+    try:
+        cls = model_class(str(target))
+    except (ImportError, AttributeError, TypeError, ValueError) as err:
+        raise ConfigError(f"model._target_={target}: not a betaae model ({err})") from None
+    check_options("model.", model, {**cls.options, **TRAINING_OPTIONS}, f"of {cls.__name__}")
 
 
 def validate_trainer(trainer: DictConfig) -> None:
-    require_known_keys("trainer.", trainer.keys(), signature_keys(trainer._target_))
     # fast_dev_run ignores max_epochs, and max_steps may bound a run instead of max_epochs.
     if not trainer.get("fast_dev_run") and trainer.get("max_steps", -1) in (-1, None):
-        require_int("trainer.max_epochs", trainer.get("max_epochs"), 1)
-    require_int("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), 1)
-    check_accelerator(trainer.get("accelerator", "auto"), trainer.get("devices", "auto"))
+        require("trainer.max_epochs", trainer.get("max_epochs"), integer(1))
+    require("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), integer(1))
+    require("trainer.accelerator", trainer.get("accelerator", "auto"), one_of(ACCELERATORS))
+    if trainer.get("precision") not in PRECISIONS:
+        fail("trainer.precision", trainer.precision, f"must be one of {', '.join(map(str, PRECISIONS[2:]))}")
+
+
+def validate_train(cfg: DictConfig) -> None:
+    """Every check for a training config that can run before torch and Lightning load; raises ConfigError."""
+    require_known_keys("", cfg.keys(), TOP_LEVEL)
+    require("latent_dims", cfg.latent_dims, integer(1))
+    require("seed", cfg.seed, integer(0))
+    require("verbose", cfg.get("verbose", False), boolean)
+    if cfg.get("num_threads") is not None:
+        require("num_threads", cfg.num_threads, integer(1))
+    validate_data(cfg.data)
+    validate_trainer(cfg.trainer)
+    for name, callback in (cfg.get("callbacks") or {}).items():
+        if callback is not None and "every_n_epochs" in callback:
+            require(f"callbacks.{name}.every_n_epochs", callback.every_n_epochs, integer(0))
+    validate_model(cfg.model)
 
 
 def check_accelerator(accelerator: Any, devices: Any) -> None:
-    """Refuse a GPU request on a machine without one, before anything is built."""
-    if accelerator not in ACCELERATORS:
-        _fail("trainer.accelerator", accelerator, f"must be one of {', '.join(ACCELERATORS)}")
+    """Refuse a GPU request on a machine without one, before anything is built (imports torch)."""
+    import torch
+
     if accelerator in ("gpu", "cuda"):
         if not torch.cuda.is_available():
             build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
@@ -175,22 +179,7 @@ def check_accelerator(accelerator: Any, devices: Any) -> None:
                 f"trainer.accelerator={accelerator}: no CUDA GPU is visible on this machine "
                 f"(torch {torch.__version__}, {build}); run on the CPU with trainer.accelerator=cpu"
             )
-        if _is_int(devices) and devices > torch.cuda.device_count():
-            _fail("trainer.devices", devices, f"this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+        if isinstance(devices, int) and devices > torch.cuda.device_count():
+            fail("trainer.devices", devices, f"this machine has {torch.cuda.device_count()} CUDA GPU(s)")
     if accelerator == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("trainer.accelerator=mps: MPS is not available here; use trainer.accelerator=cpu")
-
-
-def validate_train(cfg: DictConfig) -> None:
-    """Every check for a training config; raises ConfigError on the first problem."""
-    require_known_keys("", cfg.keys(), TOP_LEVEL)
-    require_int("latent_dims", cfg.latent_dims, 1)
-    require_int("seed", cfg.seed, 0)
-    if cfg.get("num_threads") is not None:
-        require_int("num_threads", cfg.num_threads, 1)
-    validate_data(cfg.data)
-    validate_model(cfg.model)
-    validate_trainer(cfg.trainer)
-    images = (cfg.get("callbacks") or {}).get("latent_images")
-    if images is not None:
-        require_int("callbacks.latent_images.every_n_epochs", images.get("every_n_epochs", 0), 0)

@@ -1,7 +1,8 @@
-"""How curves are made and served: the Lightning DataModule and its whole-batch iterables.
+"""How curves are made and served: the grid, the parameter draws, the Lightning DataModule and its
+whole-batch iterables.
 
-Every split is built in one vectorized call, moved once to the training device, and served as
-slices of that tensor: no per-item __getitem__, no collate, no host-to-device copy per step.
+Every split is built in vectorized chunks, moved once to the training device, and served as slices of
+that tensor: no per-item __getitem__, no collate, no host-to-device copy per step.
 """
 
 from __future__ import annotations
@@ -14,14 +15,40 @@ import lightning as L
 import numpy as np
 import torch
 
-from betaae.families import Family, curves_for, get_family, make_grid, sample_params
+from betaae.errors import ConfigError, ResourceError
+from betaae.families import Family, get_family, make_grid
 
 SPLITS = ("train", "val", "test")
+GIB = 2**30
+
+
+def sample_params(
+    low: torch.Tensor, high: torch.Tensor, n: int, generator: torch.Generator, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """Draw n parameter rows uniformly from (low, high], (n, num_params) float64.
+
+    The interval is open at `low` so that a range starting at 0 never yields a parameter of
+    exactly 0, whose log-pdf would be -inf or NaN.
+    """
+    u = 1.0 - torch.rand(n, low.shape[0], generator=generator, dtype=torch.float64, device=device)  # (0, 1]
+    return low.to(device) + (high - low).to(device) * u
 
 
 def split_seed(seed: int, split: str, epoch: int = 0, rank: int = 0) -> int:
     """An independent seed per (seed, split, epoch, rank), so that changing one never shifts another."""
     return int(np.random.SeedSequence([seed, SPLITS.index(split), epoch, rank]).generate_state(1)[0])
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes that can still be allocated on the device (host: MemAvailable), or None if unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as meminfo:
+            fields = dict(line.split(":", 1) for line in meminfo)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 class TensorBatches:
@@ -78,7 +105,7 @@ class TensorBatches:
 
 
 class OnlineBatches:
-    """Fresh (params, curves) drawn for every batch directly on the device; memory stays flat."""
+    """Fresh (curves, params) drawn for every batch directly on the device; memory stays flat."""
 
     def __init__(
         self,
@@ -113,8 +140,9 @@ class OnlineBatches:
 class Grouped:
     """Hands Lightning several minibatches per training_step, each still getting its own optimizer step.
 
-    Lightning's loop costs a fixed 0.27-0.34 ms per training_step on a 2-core CPU (measured), as much as
-    this model's whole step; grouping pays it once per group. The order of minibatches, and so the result, is unchanged.
+    Lightning's loop has a fixed cost per training_step (hook dispatch, batch-transfer hooks), as large
+    as this model's whole step on a CPU; grouping pays it once per group. The order of minibatches, and
+    so the result, is unchanged.
     """
 
     def __init__(self, batches: TensorBatches | OnlineBatches, group: int) -> None:
@@ -134,12 +162,16 @@ class Grouped:
 
 
 class CurveDataModule(L.LightningDataModule):
-    """Serves log-pdf curves of one family on a fixed grid, with each curve's parameters beside it."""
+    """Serves log-pdf curves of one family on a fixed grid, with each curve's parameters beside it.
+
+    `params` maps each parameter name to its [low, high] range; a missing or null range takes the
+    family's default, and so do null grid ends.
+    """
 
     def __init__(
         self,
         family: str = "beta",
-        params: dict[str, list[float]] | None = None,
+        params: dict[str, list[float] | None] | None = None,
         grid_low: float | None = None,
         grid_high: float | None = None,
         num_points: int = 100,
@@ -157,15 +189,16 @@ class CurveDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         fam = get_family(family)
-        params = dict(params or {name: list(fam.default_params[name]) for name in fam.param_names})
+        ranges = fam.default_ranges()
+        ranges.update({name: list(r) for name, r in (params or {}).items() if r is not None})
         grid_low = fam.default_grid[0] if grid_low is None else grid_low
         grid_high = fam.default_grid[1] if grid_high is None else grid_high
-        self.save_hyperparameters()
-        self.hparams.update(params=params, grid_low=grid_low, grid_high=grid_high)
+        self.save_hyperparameters(logger=False)  # the run's settings reach TensorBoard through betaae.compare
+        self.hparams.update(family=fam.name, params=ranges, grid_low=grid_low, grid_high=grid_high)
         self.family = fam
         self.grid = make_grid(grid_low, grid_high, num_points)
-        self.low = torch.tensor([float(params[n][0]) for n in fam.param_names], dtype=torch.float64)
-        self.high = torch.tensor([float(params[n][1]) for n in fam.param_names], dtype=torch.float64)
+        self.low = torch.tensor([float(ranges[n][0]) for n in fam.param_names], dtype=torch.float64)
+        self.high = torch.tensor([float(ranges[n][1]) for n in fam.param_names], dtype=torch.float64)
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @property
@@ -180,27 +213,70 @@ class CurveDataModule(L.LightningDataModule):
             "num_points": hp.num_points,
         }
 
+    def split_sizes(self) -> dict[str, int]:
+        hp = self.hparams
+        sizes = {"train": hp.num_train, "val": hp.num_val, "test": hp.num_test}
+        if hp.online:
+            sizes.pop("train")
+        return sizes
+
+    def memory_needed(self) -> int:
+        """Bytes the stored splits take (float32 curves and parameters), plus one float64 chunk in flight."""
+        hp = self.hparams
+        width = hp.num_points + len(self.family.parameters)
+        stored = sum(self.split_sizes().values()) * width * 4
+        in_flight = min(hp.chunk_size, max(self.split_sizes().values(), default=0)) * width * 8 * 3
+        return stored + in_flight
+
+    def check_memory(self, device: torch.device) -> None:
+        """Refuse, in one line, splits that do not fit the device's memory, before anything is built."""
+        needed, free = self.memory_needed(), available_memory(device)
+        if free is not None and needed > free:
+            biggest = max(self.split_sizes().items(), key=lambda kv: kv[1])[0]
+            raise ResourceError(
+                f"data.num_{biggest}={self.split_sizes()[biggest]}: the data needs {needed / GIB:.1f} GiB of "
+                f"{'GPU ' if device.type == 'cuda' else ''}memory and {free / GIB:.1f} GiB is available; use "
+                f"data.online=true (fresh curves every batch, nothing stored) or a smaller data.num_{biggest}"
+            )
+
     def build_split(self, split: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(curves (n, num_points) float32, params (n, 2) float32) for one split, on the CPU."""
+        """(curves (n, num_points), params (n, num_params)), float32 on the CPU, built chunk by chunk.
+
+        Parameters are drawn and evaluated in float64 one chunk at a time, so the peak memory is the
+        float32 result plus one chunk; the draws are the same whatever the chunk size.
+        """
         gen = torch.Generator().manual_seed(split_seed(self.hparams.seed, split))
-        params = sample_params(self.low, self.high, n, gen)
-        curves = curves_for(self.family, self.grid, params, self.hparams.chunk_size)
-        return curves, params.float()
+        curves = torch.empty(n, self.grid.shape[0], dtype=torch.float32)
+        params = torch.empty(n, self.low.shape[0], dtype=torch.float32)
+        grid64 = self.grid.double()
+        for start in range(0, n, self.hparams.chunk_size):
+            chunk = sample_params(self.low, self.high, min(self.hparams.chunk_size, n - start), gen)
+            curves[start : start + chunk.shape[0]] = self.family.log_pdf(grid64, chunk)
+            params[start : start + chunk.shape[0]] = chunk
+        return curves, params
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        sizes = {"train": self.hparams.num_train, "val": self.hparams.num_val, "test": self.hparams.num_test}
-        if self.hparams.online:
-            sizes.pop("train")
-        for split, n in sizes.items():
+        self.check_memory(device)
+        for split, n in self.split_sizes().items():
             curves, params = self.build_split(split, n)
-            if not torch.isfinite(curves).all():
-                bad = int((~torch.isfinite(curves)).any(dim=1).nonzero()[0, 0])
-                raise ValueError(f"non-finite log-pdf in {split} curve {bad} with params {params[bad].tolist()}")
+            finite = torch.isfinite(curves).all(dim=1)
+            if not finite.all():
+                row = params[int((~finite).nonzero()[0, 0])].tolist()
+                values = ", ".join(f"{k}={v:.4g}" for k, v in zip(self.family.param_names, row))
+                raise ConfigError(
+                    f"data.params={self.hparams.params}: the {self.family.name} log-pdf is not finite on the grid "
+                    f"[{self.hparams.grid_low}, {self.hparams.grid_high}] for {values}; narrow the ranges or the grid"
+                )
             self.splits[split] = (curves.to(device), params.to(device))
         self.grid = self.grid.to(device)
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        # Every split already lives on the training device, and online batches are drawn there: the batch
+        # needs no transfer, and skipping Lightning's generic tree walk saves its cost on every step.
+        return batch
 
     def _rank(self) -> tuple[int, int]:
         trainer = self.trainer

@@ -1,117 +1,191 @@
-"""Families of functions the autoencoder learns: each maps two parameters to a log-pdf on a grid.
+"""Families of functions the autoencoder learns: each maps named parameters to a log-pdf on a grid.
 
-A family knows its parameter names, its support (where the grid may lie), the lowest value each
-parameter may take, and how to evaluate log-pdfs for many parameter pairs at once.
+A family is a class, as in torch.distributions and scipy.stats: it declares its parameters (each with
+its constraint and default range), its support and its default grid, and computes its own log-density
+for many parameter rows at once. Exponential families only supply their natural parameters, log
+normalizer and sufficient statistics; the shared product turns a whole split into one matrix product.
+
+Add a family by subclassing Family (or ExponentialFamily) and decorating it with @FAMILIES.register;
+see "Extending betaae" in the README. The math uses tensor methods only, and this module does not
+import torch, so a config is checked against a family's declarations before torch is loaded.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-import torch
+from betaae.constraints import Interval, interval, positive, real, unit_interval
+from betaae.registry import Registry
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass(frozen=True)
-class Family:
-    """A two-parameter family of densities, evaluated in one vectorized call."""
+class Parameter:
+    """One named parameter: the values it may take, and the range data is drawn from by default."""
 
     name: str
-    param_names: tuple[str, str]
-    support: tuple[float, float]  # open interval the grid must lie in
-    param_floor: tuple[float, float]  # each parameter must be > floor (-inf: any real value)
-    default_params: dict[str, tuple[float, float]]
-    default_grid: tuple[float, float]
+    constraint: Interval
+    default_range: tuple[float, float]
 
-    def log_pdf(self, grid: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-        """Log-density of each parameter row on the grid: params (n, 2), grid (m,) -> (n, m).
 
-        Beta, gamma and normal are exponential families: the log-density is a per-curve vector of
-        natural parameters times a per-point vector of sufficient statistics, so a whole split is
-        one (n, 3) @ (3, m) matrix product instead of n distribution objects.
-        """
-        first, second = params[:, 0], params[:, 1]
+class Family:
+    """A family of densities on an interval, evaluated for many parameter rows in one call."""
+
+    parameters: ClassVar[tuple[Parameter, ...]]
+    support: ClassVar[Interval]  # where the grid may lie
+    default_grid: ClassVar[tuple[float, float]]
+
+    @property
+    def name(self) -> str:
+        return FAMILIES.ref(type(self))
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    def default_ranges(self) -> dict[str, list[float]]:
+        return {p.name: list(p.default_range) for p in self.parameters}
+
+    def log_density(self, x: Tensor, *params: Tensor) -> Tensor:
+        """The log-density at x (1, num_points) for parameter columns of shape (n, 1) each: (n, num_points)."""
+        raise NotImplementedError
+
+    def log_pdf(self, grid: Tensor, params: Tensor) -> Tensor:
+        """Log-density of each parameter row on the grid: params (n, k), grid (num_points,) -> (n, num_points)."""
+        x = grid.to(params.dtype).unsqueeze(0)
+        return self.log_density(x, *params.unsqueeze(-1).unbind(1))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(self.param_names)})"
+
+
+class ExponentialFamily(Family):
+    """log p(x) = natural(θ) · stats(x) - log_normalizer(θ) + log_base_measure(x), for every row at once."""
+
+    def natural_params(self, *params: Tensor) -> tuple[Tensor, ...]:
+        """Each natural parameter, (n,) each, from the parameter columns, (n,) each."""
+        raise NotImplementedError
+
+    def log_normalizer(self, *params: Tensor) -> Tensor:
+        """A(θ), (n,)."""
+        raise NotImplementedError
+
+    def sufficient_stats(self, x: Tensor) -> tuple[Tensor, ...]:
+        """Each sufficient statistic on the grid, (num_points,) each, in the order of natural_params."""
+        raise NotImplementedError
+
+    def log_base_measure(self, x: Tensor) -> Tensor | float:
+        return 0.0
+
+    def log_pdf(self, grid: Tensor, params: Tensor) -> Tensor:
+        import torch  # imported here so that the family declarations above load without torch
+
         x = grid.to(params.dtype)
-        if self.name == "kumaraswamy":
-            a, b = first.unsqueeze(1), second.unsqueeze(1)
-            return torch.log(a) + torch.log(b) + (a - 1) * torch.log(x) + (b - 1) * torch.log1p(-(x**a))
-        if self.name == "beta":
-            log_norm = torch.lgamma(first) + torch.lgamma(second) - torch.lgamma(first + second)
-            natural = torch.stack([first - 1, second - 1, -log_norm], dim=1)
-            stats = torch.stack([torch.log(x), torch.log1p(-x), torch.ones_like(x)])
-        elif self.name == "gamma":  # shape k, rate r
-            natural = torch.stack([first - 1, -second, first * torch.log(second) - torch.lgamma(first)], dim=1)
-            stats = torch.stack([torch.log(x), x, torch.ones_like(x)])
-        elif self.name == "normal":  # mean mu, standard deviation sigma
-            precision = second.pow(-2)
-            const = -0.5 * first.pow(2) * precision - torch.log(second) - 0.5 * math.log(2 * math.pi)
-            natural = torch.stack([-0.5 * precision, first * precision, const], dim=1)
-            stats = torch.stack([x * x, x, torch.ones_like(x)])
-        else:
-            raise KeyError(self.name)
-        return natural @ stats
+        columns = params.unbind(1)
+        natural = torch.stack([*self.natural_params(*columns), -self.log_normalizer(*columns)], dim=1)
+        stats = torch.stack([*self.sufficient_stats(x), torch.ones_like(x)])
+        return natural @ stats + self.log_base_measure(x)  # (n, k+1) @ (k+1, num_points)
 
 
-FAMILIES: dict[str, Family] = {
-    family.name: family
-    for family in (
-        Family(
-            "beta", ("alpha", "beta"), (0.0, 1.0), (0.0, 0.0), {"alpha": (0.0, 5.0), "beta": (0.0, 5.0)}, (0.01, 0.99)
-        ),
-        Family("kumaraswamy", ("a", "b"), (0.0, 1.0), (0.0, 0.0), {"a": (0.5, 5.0), "b": (0.5, 5.0)}, (0.01, 0.99)),
-        Family(
-            "gamma",
-            ("shape", "rate"),
-            (0.0, math.inf),
-            (0.0, 0.0),
-            {"shape": (1.0, 5.0), "rate": (0.5, 2.0)},
-            (0.1, 10.0),
-        ),
-        Family(
-            "normal",
-            ("mean", "std"),
-            (-math.inf, math.inf),
-            (-math.inf, 0.0),
-            {"mean": (-2.0, 2.0), "std": (0.3, 2.0)},
-            (-5.0, 5.0),
-        ),
+FAMILIES: Registry[type[Family]] = Registry("family")
+
+
+@FAMILIES.register("beta")
+class Beta(ExponentialFamily):
+    """Beta(alpha, beta) on (0, 1); alpha, beta ~ U(0, 5) as in the notebook."""
+
+    parameters = (Parameter("alpha", positive, (0.0, 5.0)), Parameter("beta", positive, (0.0, 5.0)))
+    support = unit_interval
+    default_grid = (0.01, 0.99)
+
+    def natural_params(self, alpha, beta):
+        return alpha - 1, beta - 1
+
+    def log_normalizer(self, alpha, beta):
+        return alpha.lgamma() + beta.lgamma() - (alpha + beta).lgamma()
+
+    def sufficient_stats(self, x):
+        return x.log(), (-x).log1p()
+
+
+@FAMILIES.register("kumaraswamy")
+class Kumaraswamy(Family):
+    """Kumaraswamy(a, b) on (0, 1): a Beta look-alike with a closed-form CDF."""
+
+    parameters = (Parameter("a", positive, (0.5, 5.0)), Parameter("b", positive, (0.5, 5.0)))
+    support = unit_interval
+    default_grid = (0.01, 0.99)
+
+    def log_density(self, x, a, b):
+        return a.log() + b.log() + (a - 1) * x.log() + (b - 1) * (-(x**a)).log1p()
+
+
+@FAMILIES.register("gamma")
+class Gamma(ExponentialFamily):
+    """Gamma(shape, rate) on (0, inf)."""
+
+    parameters = (Parameter("shape", positive, (1.0, 5.0)), Parameter("rate", positive, (0.5, 2.0)))
+    support = positive
+    default_grid = (0.1, 10.0)
+
+    def natural_params(self, shape, rate):
+        return shape - 1, -rate
+
+    def log_normalizer(self, shape, rate):
+        return shape.lgamma() - shape * rate.log()
+
+    def sufficient_stats(self, x):
+        return x.log(), x
+
+
+@FAMILIES.register("normal")
+class Normal(ExponentialFamily):
+    """Normal(mean, std) on the real line."""
+
+    parameters = (Parameter("mean", real, (-2.0, 2.0)), Parameter("std", positive, (0.3, 2.0)))
+    support = real
+    default_grid = (-5.0, 5.0)
+
+    def natural_params(self, mean, std):
+        precision = std.pow(-2)
+        return -0.5 * precision, mean * precision
+
+    def log_normalizer(self, mean, std):
+        return 0.5 * mean.pow(2) * std.pow(-2) + std.log() + 0.5 * math.log(2 * math.pi)
+
+    def sufficient_stats(self, x):
+        return x * x, x
+
+
+@FAMILIES.register("student_t")
+class StudentT(Family):
+    """Student's t(df, loc, scale) on the real line: three parameters, heavy tails, a symmetric grid."""
+
+    parameters = (
+        Parameter("df", interval(0.0, math.inf), (1.0, 10.0)),
+        Parameter("loc", real, (-1.0, 1.0)),
+        Parameter("scale", positive, (0.5, 2.0)),
     )
-}
+    support = real
+    default_grid = (-6.0, 6.0)
+
+    def log_density(self, x, df, loc, scale):
+        z = (x - loc) / scale
+        log_norm = ((df + 1) / 2).lgamma() - (df / 2).lgamma() - 0.5 * (df * math.pi).log() - scale.log()
+        return log_norm - (df + 1) / 2 * (z * z / df).log1p()
 
 
-def get_family(name: str) -> Family:
-    """The family called `name`, or a KeyError listing the known ones."""
-    try:
-        return FAMILIES[name]
-    except KeyError:
-        raise KeyError(f"unknown family {name!r}; known: {', '.join(FAMILIES)}") from None
-
-
-def make_grid(low: float, high: float, num_points: int) -> torch.Tensor:
+def make_grid(low: float, high: float, num_points: int) -> Tensor:
     """The fixed evaluation grid, float32, (num_points,)."""
+    import torch
+
     return torch.linspace(low, high, num_points, dtype=torch.float64).float()
 
 
-def sample_params(
-    low: torch.Tensor, high: torch.Tensor, n: int, generator: torch.Generator, device: torch.device | str = "cpu"
-) -> torch.Tensor:
-    """Draw n parameter pairs uniformly from (low, high], (n, 2) float64.
-
-    The interval is open at `low` so that a range starting at 0 never yields a parameter of
-    exactly 0, whose log-pdf would be -inf or NaN.
-    """
-    u = 1.0 - torch.rand(n, 2, generator=generator, dtype=torch.float64, device=device)  # (0, 1]
-    return low.to(device) + (high - low).to(device) * u
-
-
-def curves_for(family: Family, grid: torch.Tensor, params: torch.Tensor, chunk: int = 1_000_000) -> torch.Tensor:
-    """Log-pdf rows for every parameter pair, float32 (n, num_points), built in chunks to bound memory.
-
-    Evaluated in float64 and stored in float32: the float64 intermediate is what costs memory, so
-    chunking keeps the peak at the float32 result plus one chunk.
-    """
-    out = torch.empty(params.shape[0], grid.shape[0], dtype=torch.float32, device=params.device)
-    grid64 = grid.to(device=params.device, dtype=torch.float64)
-    for start in range(0, params.shape[0], chunk):
-        out[start : start + chunk] = family.log_pdf(grid64, params[start : start + chunk]).float()
-    return out
+def get_family(name: str, option: str = "data.family") -> Family:
+    """An instance of the family called `name` (or at import path `name`); a ConfigError lists the known ones."""
+    return FAMILIES.get(name, option)()

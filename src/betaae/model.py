@@ -1,23 +1,45 @@
-"""The encoder, the decoder and the LightningModule that trains them (loss, optimizer, schedule, metrics)."""
+"""Models: what every model offers the rest of betaae (CurveModel), and the plain autoencoder.
+
+A model is a torch module, not a LightningModule: betaae.learner.Learner trains any CurveModel with
+the same fast loop, and invert.py loads one without importing Lightning. A model declares its options
+with their constraints and says what its per-curve loss is; nothing else. See "Extending betaae".
+"""
 
 from __future__ import annotations
 
+import importlib
 import itertools
+from typing import Any, ClassVar
 
-import lightning as L
 import torch
 from torch import nn
 
-from betaae.families import make_grid
+from betaae.constraints import Constraint, int_list, integer, interval, nonnegative, one_of, positive
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "silu": nn.SiLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "softplus": nn.Softplus,
+}
+
+# model.* options that every model accepts: they set how the Learner trains it, not the model itself.
+TRAINING_OPTIONS: dict[str, Constraint] = {
+    "lr": positive,
+    "gamma": interval(0.0, 1.0, high_open=False),
+    "weight_decay": nonnegative,
+}
 
 
-def mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear layers with ReLU between them and none after the last."""
+def mlp(sizes: list[int], activation: str = "relu") -> nn.Sequential:
+    """Linear layers with the activation between them and none after the last."""
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 
@@ -26,133 +48,95 @@ def sse(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (recon - target).pow(2).sum(dim=1)
 
 
-class AutoEncoder(L.LightningModule):
-    """Encoder num_points -> hidden -> latent_dims and its mirror image, trained on summed squared error.
+class CurveModel(nn.Module):
+    """The interface the rest of betaae uses: encode, decode, reconstruct, latent_dims and loss_terms.
 
-    Every hyperparameter is a plain value, so a checkpoint loads with torch.load(weights_only=True)
-    and rebuilds the model, its grid and its data family on its own.
+    `options` declares each constructor option (except num_points, which comes from the data) with
+    its constraint; the config checks read it before anything is built.
     """
 
-    def __init__(
-        self,
-        latent_dims: int = 2,
-        hidden: list[int] = (128,),
-        lr: float = 3e-3,
-        gamma: float = 0.97,
-        weight_decay: float = 0.0,
-        data: dict | None = None,
-    ) -> None:
-        super().__init__()
-        hidden = [int(hidden)] if isinstance(hidden, int) else [int(h) for h in hidden]
-        data = dict(data or {"family": "beta", "grid_low": 0.01, "grid_high": 0.99, "num_points": 100})
-        self.save_hyperparameters(
-            {
-                "latent_dims": int(latent_dims),
-                "hidden": hidden,
-                "lr": float(lr),
-                "gamma": float(gamma),
-                "weight_decay": float(weight_decay),
-                "data": data,
-                "betaae_format": 1,
-            },
-            logger=False,
-        )
-        num_points = int(data["num_points"])
-        self.encoder = mlp([num_points, *hidden, latent_dims])
-        self.decoder = mlp([latent_dims, *hidden[::-1], num_points])
-        self.register_buffer("grid", make_grid(data["grid_low"], data["grid_high"], num_points), persistent=False)
-        # The optimizer is stepped by hand: Lightning's automatic-optimization closure costs more per step
-        # than this model's whole forward and backward pass on a CPU.
-        self.automatic_optimization = False
-        # Per-step training losses stay on the device until the epoch ends: no sync inside the step.
-        self._step_losses: list[torch.Tensor] = []
-        self._epoch_curves = 0
+    options: ClassVar[dict[str, Constraint]] = {"latent_dims": integer(1)}
 
-    def __setattr__(self, name: str, value: object) -> None:
-        # Lightning sets _current_fx_name around every hook, about 44 times a step; nn.Module.__setattr__
-        # checks each assignment against parameters, buffers and submodules, which costs ~0.2 ms a step
-        # here. These two plain attributes are never any of those, so they skip the checks.
-        if name in ("_current_fx_name", "_epoch_curves"):
-            self.__dict__[name] = value
-        else:
-            super().__setattr__(name, value)
+    def __init__(self, num_points: int, latent_dims: int) -> None:
+        super().__init__()
+        self.num_points, self.latent_dims = int(num_points), int(latent_dims)
+
+    def encode(self, curves: torch.Tensor) -> torch.Tensor:
+        """The code of each curve, (batch, num_points) -> (batch, latent_dims); deterministic."""
+        raise NotImplementedError
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """The curve of each code, (batch, latent_dims) -> (batch, num_points)."""
+        raise NotImplementedError
+
+    def reconstruct(self, curves: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(curves))
 
     def forward(self, curves: torch.Tensor) -> torch.Tensor:
-        """Reconstruction of each curve: (batch, num_points) -> (batch, num_points)."""
-        return self.decoder(self.encoder(curves))
+        return self.reconstruct(curves)
 
-    def _common_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
-        curves = batch[0]  # (batch, num_points)
-        per_curve = sse(self(curves), curves)  # (batch,)
-        loss = per_curve.sum()
-        if stage != "train":
-            n = curves.shape[0]
-            # val/loss and test/loss are the summed squared error over the whole split.
-            self.log(f"{stage}/loss", loss, on_epoch=True, reduce_fx="sum", batch_size=n, sync_dist=True)
-            self.log(f"{stage}/sse_per_curve", loss / n, on_epoch=True, batch_size=n, sync_dist=True)
-        return loss
+    def loss_terms(self, curves: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-curve terms, (batch,) each: "loss" is what training minimizes, the others are logged as
+        `<stage>/<name>_per_curve` ("sse" always, the summed squared reconstruction error)."""
+        error = sse(self.reconstruct(curves), curves)
+        return {"loss": error, "sse": error}
 
-    def transfer_batch_to_device(self, batch, device, dataloader_idx):
-        # The data module keeps its tensors on the device already; skip Lightning's per-step tree walk.
-        first = batch[0][0] if isinstance(batch, tuple) and isinstance(batch[0], tuple) else batch[0]
-        if isinstance(first, torch.Tensor) and first.device == device:
-            return batch
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
-    def on_train_epoch_start(self) -> None:
-        self._step_losses = []
-        self._epoch_curves = 0
+class AutoEncoder(CurveModel):
+    """Encoder num_points -> hidden -> latent_dims and its mirror image, trained on summed squared error."""
 
-    def training_step(self, batch: tuple[tuple[torch.Tensor, torch.Tensor], ...], batch_idx: int) -> torch.Tensor:
-        """One optimizer step for each minibatch of the group (see data.Grouped)."""
-        optimizer = self.optimizers()
-        for minibatch in batch:
-            optimizer.zero_grad(set_to_none=True)
-            loss = self._common_step(minibatch, "train")
-            self.manual_backward(loss)
-            optimizer.step()
-            self._step_losses.append(loss.detach())
-            self._epoch_curves += minibatch[0].shape[0]
-        if batch_idx == self.trainer.num_training_batches - 1:
-            # ExponentialLR steps once per epoch, here rather than at epoch end, so that the checkpoint
-            # written after validation already holds the schedule of the next epoch (exact resume).
-            self.lr_schedulers().step()
-            # Logged once, at the epoch's last step, so that epoch-end callbacks already see it.
-            total = torch.stack(self._step_losses).sum()
-            for name, value in (("train/loss", total), ("train/sse_per_curve", total / self._epoch_curves)):
-                self.log(name, value, on_step=False, on_epoch=True, reduce_fx="sum", sync_dist=True)
-        return loss
+    options: ClassVar[dict[str, Constraint]] = {
+        **CurveModel.options,
+        "hidden": int_list,
+        "activation": one_of(ACTIVATIONS),
+    }
+    outputs_per_latent = 1  # encoder outputs per latent dimension (a VAE's encoder gives 2: mean, log-variance)
 
-    def first_nonfinite_step(self) -> int | None:
-        """Index within this epoch of the first non-finite minibatch loss, or None (one sync per call)."""
-        if not self._step_losses:
-            return None
-        bad = ~torch.isfinite(torch.stack(self._step_losses))
-        return int(bad.nonzero()[0, 0]) if bool(bad.any()) else None
+    def __init__(
+        self, num_points: int, latent_dims: int = 2, hidden: list[int] = (128,), activation: str = "relu"
+    ) -> None:
+        super().__init__(num_points, latent_dims)
+        hidden = [int(hidden)] if isinstance(hidden, int) else [int(h) for h in hidden]
+        self.encoder = mlp([self.num_points, *hidden, self.outputs_per_latent * self.latent_dims], activation)
+        self.decoder = mlp([self.latent_dims, *hidden[::-1], self.num_points], activation)
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "val")
+    def encode(self, curves: torch.Tensor) -> torch.Tensor:
+        return self.encoder(curves)
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._common_step(batch, "test")
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.decoder(codes)
 
-    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self(batch[0])
 
-    def configure_optimizers(self) -> dict:
-        hp = self.hparams
-        # The fused kernel is about 20% faster per step on CPU and CUDA; other devices use the default.
-        fused = self.device.type in ("cpu", "cuda")
-        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, fused=fused)
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=hp.gamma)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+def split_model_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A model config's own spec ({"_target_": ..., **options}) and the training options the Learner takes."""
+    spec = {k: v for k, v in config.items() if k not in TRAINING_OPTIONS}
+    return spec, {k: config[k] for k in TRAINING_OPTIONS if k in config}
+
+
+def model_class(target: str) -> type[CurveModel]:
+    """The CurveModel subclass at import path `target` (a model config's `_target_`)."""
+    module, _, name = target.rpartition(".")
+    cls = getattr(importlib.import_module(module), name, None)
+    if not (isinstance(cls, type) and issubclass(cls, CurveModel)):
+        raise TypeError(f"{target} is not a betaae.model.CurveModel subclass")
+    return cls
+
+
+def build_model(spec: dict[str, Any], num_points: int) -> CurveModel:
+    """A model from its plain spec, {"_target_": import path, **options}, as a checkpoint stores it."""
+    options = {k: v for k, v in spec.items() if k != "_target_"}
+    return model_class(spec["_target_"])(num_points=num_points, **options)
 
 
 @torch.no_grad()
-def sse_per_curve(model: AutoEncoder, curves: torch.Tensor, batch_size: int = 100_000) -> torch.Tensor:
-    """Each curve's summed squared reconstruction error, (n,), evaluated in eval mode without gradients."""
+def mean_terms(model: CurveModel, curves: torch.Tensor, batch_size: int = 100_000) -> dict[str, float]:
+    """Each logged loss term's mean per curve ("sse", ...), in eval mode without gradients."""
     was_training = model.training
     model.eval()
-    out = torch.cat([sse(model(chunk), chunk) for chunk in curves.split(batch_size)])
+    sums: dict[str, float] = {}
+    for chunk in curves.split(batch_size):
+        for name, values in model.loss_terms(chunk).items():
+            if name != "loss":
+                sums[name] = sums.get(name, 0.0) + float(values.sum())
     model.train(was_training)
-    return out
+    return {name: total / curves.shape[0] for name, total in sums.items()}

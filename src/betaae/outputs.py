@@ -1,8 +1,10 @@
-"""Files a run leaves behind: written atomically (temp file, fsync, rename), so none is ever half-written."""
+"""Files a run leaves behind: written atomically (temp file, fsync, rename), so none is ever half-written,
+with the permissions the umask gives any new file, and a one-line error when the disk refuses."""
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
@@ -11,20 +13,49 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from betaae.errors import ResourceError
+
+DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded", errno.EROFS: "read-only"}
+
+
+def umask() -> int:
+    """This process's umask, read without changing it (os.umask can only be read by setting it)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write data to path so that readers see either the old file or the whole new one."""
+    """Write data to path so that readers see either the old file or the whole new one.
+
+    A failure (a full disk, a read-only place) leaves the old file as it was and raises a ResourceError.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+            os.fchmod(f.fileno(), 0o666 & ~umask())  # mkstemp makes it 0600; a result file follows the umask
         os.replace(tmp, path)
+    except OSError as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        reason = DISK_ERRORS.get(err.errno, err.strerror or str(err))
+        raise ResourceError(f"cannot write {path}: {reason}; the previous file, if any, is unchanged") from err
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -46,7 +77,7 @@ def write_json(path: Path, payload: dict) -> None:
 def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> None:
     columns = columns or list(dict.fromkeys(k for row in rows for k in row))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_bytes(path, buffer.getvalue().encode())
@@ -57,6 +88,6 @@ def save_figure(path: Path, figure) -> None:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())

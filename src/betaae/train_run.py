@@ -1,79 +1,94 @@
-"""One training run, start to finish: validate, build, fit, test, and write every output of the run."""
+"""One training run, start to finish: build, fit, evaluate the best checkpoint, write every output.
+
+The config has already been checked, and a resume prepared, by betaae.runs.prepare_training, before
+this module (and with it torch and Lightning) is imported.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-import re
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
-from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
+from hydra.errors import InstantiationException
+from hydra.types import RunMode
+from hydra.utils import get_class, instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
-from betaae import plots
-from betaae.callbacks import FiniteLossGuard, History
-from betaae.checkpoints import AtomicCheckpointIO, read_checkpoint
-from betaae.config import validate_train
+from betaae import compare, plots
+from betaae.callbacks import HISTORY_COLUMNS, EpochProgressBar, FiniteLossGuard, History
+from betaae.cli import one_line
+from betaae.config import check_accelerator, require_known_keys, signature_keys
 from betaae.errors import ConfigError, InterruptedRun
-from betaae.model import AutoEncoder, sse_per_curve
-from betaae.outputs import atomic_write_bytes, save_figure, write_json
+from betaae.learner import Learner
+from betaae.model import mean_terms, split_model_config
+from betaae.outputs import atomic_write_bytes, save_figure, write_csv, write_json
+from betaae.plugins import AtomicCheckpointIO, LeanPrecision
+from betaae.runs import Resume, task_overrides, write_resume_record
 
-log = logging.getLogger(__name__)
-SEED_QUALITY = 0.038  # the seed notebook's final mean per-curve squared error
+log = logging.getLogger("betaae")
+QUALITY_MARKS = (0.038, 0.002)  # the notebook's final SSE per curve, and the quality the defaults aim well below
 
-
-NOISE = (
-    "💡 Tip",
-    "`weights_only` was not set",
-    "isinstance(treespec, LeafSpec)",
-    "overridden `transfer_batch_to_device`",
-    "smaller than the logging interval",
+# Lightning's console lines that say nothing about this run, dropped while it trains (see lightning_console).
+CHATTER = (
+    "available: False",  # "GPU available: False, used: False": hardware this run does not use
+    "using: 0 TPU",
+    "using: 0 HPU",
+    "💡 Tip",  # advertising
+    "`Trainer.fit` stopped",  # the run's own summary says how it ended
+    "Restoring states from",  # restore chatter on resume: the run says "resuming ... from epoch N"
+    "Restored all states",
+    "LOCAL_RANK:",  # CUDA_VISIBLE_DEVICES per rank
 )
 
 
-def _not_noise(record: logging.LogRecord) -> bool:
-    return not any(text in record.getMessage() for text in NOISE)
+def _not_chatter(record: logging.LogRecord) -> bool:
+    return not any(text in record.getMessage() for text in CHATTER)
 
 
-def quiet_lightning() -> None:
-    """Drop Lightning's advertising and the warnings that do not apply to this project's design.
+@contextlib.contextmanager
+def lightning_console() -> Iterator[None]:
+    """Quiet Lightning for one run: the chatter above, and a warning Lightning raises about itself.
 
-    Safe to call once per run: the filter is installed only once, however many runs share a process.
+    Lightning gives its logger a console handler of its own, which under Hydra (whose handlers on the
+    root logger print and save every record) shows each line twice: for the run, Hydra's handlers alone
+    are used. Everything is put back when the run ends, whether it succeeds or not.
     """
-    for text in NOISE:
-        warnings.filterwarnings("ignore", message=f".*{re.escape(text)}.*")
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.trainer.connectors.checkpoint_connector"):
-        logger = logging.getLogger(name)
-        if _not_noise not in logger.filters:
-            logger.addFilter(_not_noise)
-
-
-def resume_config(cfg: DictConfig) -> tuple[DictConfig, Path]:
-    """The saved config of the run to resume, with any other command-line overrides applied on top."""
-    run_dir = Path(cfg.resume)
-    saved, last = run_dir / "config.yaml", run_dir / "checkpoints" / "last.ckpt"
-    if not saved.is_file():
-        raise ConfigError(f"resume={cfg.resume}: not a betaae run directory (it has no config.yaml)")
-    if not last.is_file():
-        raise ConfigError(f"resume={cfg.resume}: the run has no checkpoints/last.ckpt to resume from")
-    read_checkpoint(last)  # a truncated or foreign file gets a one-line error here, not deep inside Lightning
-    resumed = OmegaConf.load(saved)
-    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
-    extra = [o for o in overrides if not o.split("=")[0].lstrip("+~").startswith("resume")]
-    resumed = OmegaConf.merge(resumed, OmegaConf.from_dotlist([o.lstrip("+") for o in extra]))
-    with open_dict(resumed):
-        resumed.resume = str(run_dir)
-        resumed.paths.output_dir = str(run_dir)
-    return resumed, last
+    lightning, root = logging.getLogger("lightning"), logging.getLogger()
+    own = list(lightning.handlers) if root.handlers else []
+    for handler in own:
+        lightning.removeHandler(handler)
+    handlers = list(root.handlers or lightning.handlers)
+    for handler in handlers:
+        handler.addFilter(_not_chatter)
+    with warnings.catch_warnings():
+        # Raised inside Lightning 2.6's own pytree helper under torch >= 2.10: not ours to fix.
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+        # The batches are slices of tensors already on the device: worker processes would only add copies.
+        warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+        # A resumed run writes into its own checkpoints/ by design, and a moved one's old paths are re-rooted.
+        warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")
+        warnings.filterwarnings("ignore", message=r".*The dirpath has changed from.*")
+        try:
+            yield
+        finally:
+            for handler in handlers:
+                handler.removeFilter(_not_chatter)
+            for handler in own:
+                lightning.addHandler(handler)
 
 
 def limit_threads(cfg: DictConfig) -> None:
@@ -89,73 +104,103 @@ def limit_threads(cfg: DictConfig) -> None:
         torch.set_num_threads(int(threads))
 
 
-def flat_hparams(cfg: DictConfig) -> dict[str, float | int | str | bool]:
-    """The run's settings as flat scalar values for TensorBoard's HPARAMS tab."""
-    flat: dict[str, float | int | str | bool] = {"latent_dims": cfg.latent_dims, "seed": cfg.seed}
-    for section in ("model", "data", "trainer"):
-        for key, value in OmegaConf.to_container(cfg[section], resolve=True).items():
-            if key.startswith("_") or value is None:
-                continue
-            flat[f"{section}.{key}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
-    return flat
-
-
-def write_figures(out: Path, model: AutoEncoder, datamodule, history: list[dict]) -> None:
-    figures = out / "figures"
-    grid = datamodule.grid.cpu().numpy()
-    names = list(datamodule.family.param_names)
-    val_curves, val_params = (t.cpu() for t in datamodule.splits["val"])
-    test_curves, test_params = (t.cpu() for t in datamodule.splits["test"])
-    save_figure(
-        figures / "sample_curves.png", plots.sample_curves(grid, val_curves[:5].numpy(), val_params[:5].numpy(), names)
-    )
-    if history:
-        save_figure(figures / "loss_history.png", plots.loss_history(history))
-    model = model.cpu().eval()
-    with torch.no_grad():
-        latent = model.encoder(val_curves)
-        recon = model(test_curves[:6])
-    save_figure(figures / "latent_histograms.png", plots.latent_histograms(latent.numpy()))
-    save_figure(
-        figures / "reconstructions.png",
-        plots.reconstructions(grid, test_curves[:6].numpy(), recon.numpy(), test_params[:6].numpy(), names),
-    )
-
-
-def run_training(cfg: DictConfig) -> dict:
-    """Train one autoencoder as configured, write its outputs, and return its final metrics."""
-    started = time.perf_counter()
-    quiet_lightning()
-    last_ckpt = None
-    if cfg.get("resume"):
-        cfg, last_ckpt = resume_config(cfg)
-    validate_train(cfg)
-    limit_threads(cfg)
-    out = Path(cfg.paths.output_dir)
-    L.seed_everything(cfg.seed, verbose=False)
-
-    datamodule = instantiate(cfg.data, _convert_="all")
-    model = instantiate(cfg.model, data=datamodule.spec, _convert_="all")
-    history = History()
-    configured = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
-    # Lightning refuses these two combinations outright; drop the callback instead of failing the run.
-    if not cfg.trainer.get("enable_progress_bar", True):
-        configured = [c for c in configured if not isinstance(c, ProgressBar)]
-    if not loggers:
-        configured = [c for c in configured if not isinstance(c, LearningRateMonitor)]
-    callbacks = [*configured, history, FiniteLossGuard()]
-    trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
-    )
-    if trainer.is_global_zero:
-        atomic_write_bytes(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True).encode())
-    if last_ckpt is not None:
-        log.info("resuming %s from %s", out, last_ckpt)
-
-    fit_started, fit_started_unix = time.perf_counter(), time.time()
+def build(node: DictConfig, section: str, **kwargs: Any) -> Any:
+    """hydra.utils.instantiate, with unknown keys and Lightning's own refusals as one-line ConfigErrors."""
+    target = node.get("_target_")
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=str(last_ckpt) if last_ckpt else None)
+        cls = get_class(target)
+    except Exception as err:  # Hydra wraps every import failure in its own exception types
+        raise ConfigError(f"{section}_target_={target}: cannot import it ({err})") from None
+    require_known_keys(section, [k for k in node if k != "_convert_"], signature_keys(cls))
+    try:
+        return instantiate(node, _convert_="all", **kwargs)
+    except InstantiationException as err:  # the class refused its arguments: say why, in its own words
+        cause = err.__cause__ if isinstance(err.__cause__, (ValueError, TypeError, MisconfigurationException)) else None
+        if cause is None:
+            raise
+        raise ConfigError(f"{section.rstrip('.')}: {one_line(cause)}") from None
+
+
+def in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def first_settings() -> list[str]:
+    """The settings this run shows first in HPARAMS: a sweep's swept ones, else those set on its command line."""
+    if in_multirun():
+        from betaae.sweep import _varying
+
+        varying = _varying(str(Path(HydraConfig.get().runtime.output_dir).parent))
+        if varying is not None:
+            return list(varying)
+    return [compare.override_key(o) for o in task_overrides()]
+
+
+def run_training(cfg: DictConfig, resume: Resume | None = None) -> dict:
+    """Train one model as configured, write its outputs, and return its final metrics."""
+    started = time.perf_counter()
+    out = Path(cfg.paths.output_dir)
+    with lightning_console():
+        check_accelerator(cfg.trainer.get("accelerator", "auto"), cfg.trainer.get("devices", "auto"))
+        limit_threads(cfg)
+        L.seed_everything(cfg.seed, verbose=False)
+        datamodule = build(cfg.data, "data.")
+        spec, training = split_model_config(OmegaConf.to_container(cfg.model, resolve=True))
+        learner = Learner(model=spec, **training, data=datamodule.spec)
+        history = History()
+        callbacks = [build(c, f"callbacks.{name}.") for name, c in (cfg.get("callbacks") or {}).items() if c]
+        loggers = [build(lg, f"logger.{name}.") for name, lg in (cfg.get("logger") or {}).items() if lg]
+        if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a progress bar it may not show
+            callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+        for callback in callbacks:
+            if isinstance(callback, EpochProgressBar) and in_multirun():
+                callback.leave = False  # one line per job in a sweep
+        # LeanPrecision is 32-bit: another precision keeps Lightning's own plugin (and its per-step hooks).
+        lean = cfg.trainer.get("precision") in (None, 32, "32", "32-true")
+        trainer: L.Trainer = build(
+            cfg.trainer,
+            "trainer.",
+            callbacks=[*callbacks, history, FiniteLossGuard()],
+            logger=loggers or False,
+            plugins=[AtomicCheckpointIO(), *([LeanPrecision()] if lean else [])],
+            **({"precision": None} if lean else {}),  # Lightning takes a precision flag or a plugin, not both
+        )
+        datamodule.check_memory(trainer.strategy.root_device)
+        if trainer.is_global_zero:
+            if resume is None:
+                atomic_write_bytes(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True).encode())
+            else:
+                write_resume_record(resume, cfg)
+            tensorboard = next((lg for lg in loggers if isinstance(lg, TensorBoardLogger)), None)
+            if tensorboard is not None:
+                choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else None
+                settings = compare.run_settings(cfg, first_settings(), choices)
+                compare.write_session_start(Path(tensorboard.log_dir), settings, out.name)
+            print_start(out, learner, trainer, resume)
+
+        train_started = time.perf_counter()
+        fit(trainer, learner, datamodule, resume, out)
+        if not trainer.is_global_zero:
+            return {}
+        metrics = evaluate(trainer, learner, datamodule, history)
+        metrics["fit_s"] = time.perf_counter() - train_started
+        write_outputs(out, learner, datamodule, history)
+        metrics["wall_time_s"] = time.perf_counter() - started
+        write_json(out / "metrics.json", metrics)
+        for logger in trainer.loggers:
+            tests = {k: v for k, v in metrics.items() if k.startswith("test/")}
+            logger.log_metrics(tests, step=max(0, metrics["epochs"] - 1))
+            logger.finalize("success")
+            if isinstance(logger, TensorBoardLogger):
+                compare.write_session_end(Path(logger.log_dir), ok=True)
+        print_summary(out, metrics, Path(cfg.paths.log_dir), example_target(datamodule))
+        return metrics
+
+
+def fit(trainer: L.Trainer, learner: Learner, datamodule, resume: Resume | None, out: Path) -> None:
+    """trainer.fit, with Ctrl-C and SIGTERM turned into a one-line InterruptedRun that says how to resume."""
+    try:
+        trainer.fit(learner, datamodule=datamodule, ckpt_path=str(resume.checkpoint) if resume else None)
     except SystemExit as stop:
         # Lightning turns SIGTERM into SIGTERMException and Ctrl-C into sys.exit(1) after its own cleanup.
         if not (isinstance(stop, SIGTERMException) or trainer.interrupted):
@@ -168,75 +213,126 @@ def run_training(cfg: DictConfig) -> dict:
             f"holds the last completed epoch; resume with: python train.py resume={out}",
             code,
         ) from None
-    train_time = time.perf_counter() - fit_started
 
+
+def evaluate(trainer: L.Trainer, learner: Learner, datamodule, history: History) -> dict[str, Any]:
+    """Every split's loss terms per curve, measured with the best checkpoint's weights (the final ones if
+    there is no checkpoint), plus epochs, steps, times and time to quality."""
     ckpt = trainer.checkpoint_callback
     best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
-    test_results = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
-    if not trainer.is_global_zero:
-        return {}
-
-    # From here on the model holds the best weights (trainer.test loaded them).
-    # trainer.test already measured the test split (and logged it to TensorBoard); the others are measured here.
-    metrics = {"test/sse_per_curve": float(test_results[0]["test/sse_per_curve"])}
-    for name in ("train", "val"):
-        if name in datamodule.splits:
-            metrics[f"{name}/sse_per_curve"] = float(sse_per_curve(model, datamodule.splits[name][0]).mean())
+    if best and ckpt.dirpath:
+        # A run resumed after being moved still remembers its best checkpoint by its old path.
+        best = str(Path(ckpt.dirpath) / Path(best).name)
+    if best:
+        learner.load_state_dict(torch.load(best, map_location=learner.device, weights_only=True)["state_dict"])
+    metrics: dict[str, Any] = {}
+    for split in ("train", "val", "test"):
+        if split in datamodule.splits:
+            terms = mean_terms(learner.model, datamodule.splits[split][0], datamodule.hparams.eval_batch_size)
+            metrics.update({f"{split}/{name}_per_curve": value for name, value in terms.items()})
     if "train" not in datamodule.splits:  # online data has no fixed training set: report the last epoch's figure
         metrics["train/sse_per_curve"] = next(
-            (row["train/sse_per_curve"] for row in reversed(history.rows) if "train/sse_per_curve" in row), math.nan
+            (r["train_sse_per_curve"] for r in reversed(history.rows) if math.isfinite(r["train_sse_per_curve"])),
+            math.nan,
         )
-    val_history = [row["val/sse_per_curve"] for row in history.rows if "val/sse_per_curve" in row]
-    reached = [row["elapsed_s"] for row in history.rows if row.get("val/sse_per_curve", 1e9) <= SEED_QUALITY]
+    vals = [r["val_sse_per_curve"] for r in history.rows if math.isfinite(r["val_sse_per_curve"])]
     metrics.update(
         {
-            "val/sse_per_curve_best": min(val_history) if val_history else metrics["val/sse_per_curve"],
+            "val/sse_per_curve_best": min(vals) if vals else metrics["val/sse_per_curve"],
             "epochs": trainer.current_epoch,
             "global_step": trainer.global_step,
-            "train_time_s": train_time,
-            "fit_started_unix": fit_started_unix,
+            "train_time_s": history.rows[-1]["elapsed_s"] if history.rows else 0.0,
+            **{f"train_s_to_sse_{mark:g}": history.seconds_to(mark) for mark in QUALITY_MARKS},
             "num_threads": torch.get_num_threads(),
-            "seconds_to_seed_quality": reached[0] if reached else None,
+            "device": str(trainer.strategy.root_device),
             "best_checkpoint": best,
         }
     )
-    write_figures(out, model, datamodule, history.rows)
-    metrics["wall_time_s"] = time.perf_counter() - started
-    write_json(out / "metrics.json", metrics)
-    for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            hp_metrics = {
-                f"hparams/{k.replace('/', '_')}": metrics[k]
-                for k in ("val/sse_per_curve_best", "test/sse_per_curve", "train_time_s")
-            }
-            logger.log_hyperparams(flat_hparams(cfg), metrics=hp_metrics)
-            logger.finalize("success")
-    print_summary(out, metrics, Path(cfg.paths.log_dir), datamodule.family.param_names)
     return metrics
 
 
-def print_summary(out: Path, metrics: dict, log_dir: Path, names: tuple[str, str]) -> None:
-    """The few lines a user reads at the end of a run: figures, and where the files are."""
+def write_outputs(out: Path, learner: Learner, datamodule, history: History) -> None:
+    """history.csv and the figures of the finished run (rank 0)."""
+    write_csv(out / "history.csv", history.rows, list(HISTORY_COLUMNS))
+    figures = out / "figures"
+    grid = datamodule.grid.cpu().numpy()
+    names = list(datamodule.family.param_names)
+    val_curves, val_params = (t.cpu() for t in datamodule.splits["val"])
+    test_curves, test_params = (t.cpu()[:6] for t in datamodule.splits["test"])
+    family = datamodule.family.name
+    save_figure(
+        figures / "sample_curves.png",
+        plots.sample_curves(grid, val_curves[:5].numpy(), val_params[:5].numpy(), names, family),
+    )
+    if history.rows:
+        save_figure(figures / "loss_history.png", plots.loss_history(history.rows))
+    model = learner.model.cpu().eval()
+    with torch.no_grad():
+        latent = model.encode(val_curves)
+        recon = model.reconstruct(test_curves)
+    checkpoint = "best checkpoint" if learner.trainer.checkpoint_callback else "final weights"
+    save_figure(figures / "latent_histograms.png", plots.latent_histograms(latent.numpy(), "val", checkpoint))
+    save_figure(
+        figures / "reconstructions.png",
+        plots.reconstructions(grid, test_curves.numpy(), recon.numpy(), test_params.numpy(), names, "test", checkpoint),
+    )
+
+
+def print_start(out: Path, learner: Learner, trainer: L.Trainer, resume: Resume | None) -> None:
+    """One line before training: the model, its size, the device; and what a resume continues from."""
+    params = sum(p.numel() for p in learner.model.parameters())
+    device = trainer.strategy.root_device
+    where = f"{device.type}" + (f" ({torch.get_num_threads()} threads)" if device.type == "cpu" else "")
+    if trainer.world_size > 1:
+        where += f", {trainer.world_size} processes"
+    line = (
+        f"model:      {type(learner.model).__name__}, {params:,} parameters ({params * 4 / 2**20:.2f} MB), on {where}"
+    )
+    if in_multirun():
+        return
+    if resume is not None:
+        line += f"\nresuming:   {out} after epoch {resume.epochs_done}"
+    print(line, flush=True)
+
+
+def example_target(datamodule) -> str:
+    """invert.py arguments for a target in the middle of the training ranges."""
+    middle = [round((lo + hi) / 2, 2) for lo, hi in datamodule.hparams.params.values()]
+    names = datamodule.family.param_names
+    if names == ("alpha", "beta"):
+        return "alpha=2 beta=4"
+    return f"params=[{','.join(f'{v:g}' for v in middle)}]"
+
+
+def print_summary(out: Path, metrics: dict, log_dir: Path, example: str) -> None:
+    """The few lines a user reads at the end of a run (one line in a sweep): figures, and where the files are."""
+    test, best = metrics["test/sse_per_curve"], metrics["val/sse_per_curve_best"]
+    if in_multirun():
+        number = HydraConfig.get().job.num
+        print(
+            f"#{number} {out.name}: val best {best:.4g}, test {test:.4g}, {metrics['train_time_s']:.1f} s", flush=True
+        )
+        return
+    marks = ", ".join(
+        f"{mark:g} after {metrics[f'train_s_to_sse_{mark:g}']:.1f} s"
+        if metrics[f"train_s_to_sse_{mark:g}"] is not None
+        else f"{mark:g} not reached"
+        for mark in QUALITY_MARKS
+    )
     files = [
-        name
-        for name in ("metrics.json", "config.yaml", "figures/", "checkpoints/", "tensorboard/")
-        if (out / name.rstrip("/")).exists()
+        n for n in ("metrics.json", "history.csv", "config.yaml", "figures/", "checkpoints/") if (out / n).exists()
     ]
     lines = [
-        f"done in {metrics['wall_time_s']:.1f} s (training {metrics['train_time_s']:.1f} s, "
+        f"done in {metrics['wall_time_s']:.1f} s (training {metrics['train_time_s']:.1f} s in all, "
         f"{metrics['epochs']} epochs, {metrics['global_step']} steps)",
         "SSE per curve: train {:.4g} | val {:.4g} (best {:.4g}) | test {:.4g}".format(
-            metrics["train/sse_per_curve"],
-            metrics["val/sse_per_curve"],
-            metrics["val/sse_per_curve_best"],
-            metrics["test/sse_per_curve"],
+            metrics["train/sse_per_curve"], metrics["val/sse_per_curve"], best, test
         ),
+        f"time to val SSE per curve: {marks}",
         f"outputs:    {out}/  ({', '.join(files)})",
     ]
     if metrics.get("best_checkpoint"):
-        example = "alpha=2 beta=4" if tuple(names) == ("alpha", "beta") else "params=[2,4]"
-        lines.append(f"invert:     python invert.py ckpt_path={metrics['best_checkpoint']} {example}")
+        lines.append(f"invert:     python invert.py ckpt_path={out} {example}")
     tensorboard_root = log_dir if out.resolve().is_relative_to(log_dir.resolve()) else out.parent
-    if (out / "tensorboard").exists():
-        lines.append(f"compare:    tensorboard --logdir {tensorboard_root}")
+    lines.append(f"compare:    tensorboard --logdir {tensorboard_root}")
     print("\n".join(lines), flush=True)

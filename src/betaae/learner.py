@@ -1,0 +1,154 @@
+"""The LightningModule that trains any CurveModel: one fast loop, Adam with ExponentialLR, epoch metrics.
+
+What makes the loop fast on a model this small lives here once, for every model:
+- Lightning hands training_step a group of minibatches (data.Grouped); each gets its own optimizer step;
+- the optimizer is stepped by hand (manual optimization, fused Adam where the device has it);
+- plugins.LeanPrecision calls no callback hooks around each minibatch's backward and optimizer step;
+- per-step losses stay on the device; metrics are reduced and logged once per epoch, against the epoch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+
+from betaae.model import build_model
+
+FORMAT = 2  # the checkpoint layout: hyper_parameters {"model", "lr", "gamma", "weight_decay", "data"}
+
+
+class Learner(L.LightningModule):
+    """Trains the model described by `model` ({"_target_": import path, **options}) on `data`'s curves.
+
+    Every hyperparameter is a plain value, so a checkpoint loads with torch.load(weights_only=True) and
+    rebuilds the model, its grid and its data family on its own (betaae.checkpoints.load_model).
+    """
+
+    def __init__(
+        self, model: dict, lr: float = 5e-3, gamma: float = 0.985, weight_decay: float = 0.0, data: dict | None = None
+    ) -> None:
+        super().__init__()
+        data = dict(data or {"family": "beta", "grid_low": 0.01, "grid_high": 0.99, "num_points": 100})
+        self.save_hyperparameters(
+            {
+                "model": dict(model),
+                "lr": float(lr),
+                "gamma": float(gamma),
+                "weight_decay": float(weight_decay),
+                "data": data,
+                "betaae_format": FORMAT,
+            },
+            logger=False,
+        )
+        self.model = build_model(model, int(data["num_points"]))
+        self.automatic_optimization = False
+        # Per stage, one row per step of [loss sum, each logged term's sum] kept on the device, and the
+        # number of curves: reduced and logged once at the end of the stage's epoch.
+        self._rows: dict[str, list[torch.Tensor]] = {stage: [] for stage in ("train", "val", "test")}
+        self._counts: dict[str, int] = dict.fromkeys(self._rows, 0)
+        self._terms: list[str] = []
+        self.best_val = float("inf")  # lowest val SSE per curve so far, logged beside it; kept in checkpoints
+
+    def forward(self, curves: torch.Tensor) -> torch.Tensor:
+        return self.model.reconstruct(curves)
+
+    def _step(self, curves: torch.Tensor, stage: str) -> torch.Tensor:
+        """The one step every stage shares: the model's loss terms, summed, accumulated for the epoch."""
+        terms = self.model.loss_terms(curves)
+        loss = terms["loss"].sum()
+        self._terms = [name for name in terms if name != "loss"]
+        # A term that is the loss itself (the autoencoder's sse) is summed once.
+        sums = [loss if terms[n] is terms["loss"] else terms[n].sum() for n in self._terms]
+        self._rows[stage].append(torch.stack([loss, *sums]).detach())
+        self._counts[stage] += curves.shape[0]
+        return loss
+
+    def training_step(self, batch: tuple[tuple[torch.Tensor, torch.Tensor], ...], batch_idx: int) -> torch.Tensor:
+        """One optimizer step for each minibatch of the group (see data.Grouped)."""
+        optimizer = self.optimizers()
+        for curves, _ in batch:
+            optimizer.zero_grad(set_to_none=True)
+            loss = self._step(curves, "train")
+            self.manual_backward(loss)
+            optimizer.step()
+        if batch_idx == self.trainer.num_training_batches - 1:
+            # ExponentialLR steps once per epoch, here rather than at epoch end, so that the checkpoint
+            # written after validation already holds the schedule of the next epoch (exact resume).
+            lr = optimizer.param_groups[0]["lr"]
+            self.lr_schedulers().step()
+            # Logged at the epoch's last step, so that epoch-end callbacks already see it.
+            self._log_stage("train", {"train/lr": lr})
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch[0], "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch[0], "test")
+
+    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self(batch[0])
+
+    def _start_stage(self, stage: str) -> None:
+        self._rows[stage], self._counts[stage] = [], 0
+
+    def on_train_epoch_start(self) -> None:
+        self._start_stage("train")
+
+    def on_validation_epoch_start(self) -> None:
+        self._start_stage("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._start_stage("test")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_stage("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_stage("test")
+
+    def _log_stage(self, stage: str, extra: dict[str, float] | None = None) -> None:
+        """Log `<stage>/loss` (summed over the split) and `<stage>/<term>_per_curve` (mean per curve),
+        reduced over every rank: sums and counts are added up first, then divided."""
+        rows, count = self._rows.get(stage), self._counts.get(stage, 0)
+        if not rows:
+            return
+        sums = torch.stack(rows).sum(dim=0)
+        totals = self.trainer.strategy.reduce(torch.cat([sums, sums.new_tensor([count])]), reduce_op="sum")
+        # val/loss (the split's summed loss) is what best.ckpt follows; for training, the per-curve terms say it all.
+        metrics = {} if stage == "train" else {f"{stage}/loss": totals[0]}
+        metrics.update({f"{stage}/{name}_per_curve": totals[i + 1] / totals[-1] for i, name in enumerate(self._terms)})
+        if stage == "val" and "val/sse_per_curve" in metrics:
+            self.best_val = min(self.best_val, float(metrics["val/sse_per_curve"]))
+            metrics["val/sse_per_curve_best"] = self.best_val
+        metrics.update(extra or {})
+        # Every scalar is plotted against the epoch: Lightning uses a logged "step" as the x-axis.
+        metrics["step"] = float(self.current_epoch)
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=1, sync_dist=False)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["best_val"] = self.best_val
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.best_val = float(checkpoint.get("best_val", float("inf")))
+
+    def nonfinite_step(self) -> tuple[int, int] | None:
+        """(index within this epoch of the first non-finite training loss, steps so far this epoch), or None.
+
+        One device sync per call; called once per epoch by the finite-loss guard.
+        """
+        rows = self._rows.get("train")
+        if not rows:
+            return None
+        bad = ~torch.isfinite(torch.stack(rows)[:, 0])
+        return (int(bad.nonzero()[0, 0]), len(rows)) if bool(bad.any()) else None
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        # The fused kernel is faster per step on CPU and CUDA; other devices use the default.
+        fused = self.device.type in ("cpu", "cuda")
+        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, fused=fused)
+        # Stepped by hand at each epoch's last batch (manual optimization): see training_step.
+        return [optimizer], [torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=hp.gamma)]

@@ -1,0 +1,123 @@
+"""Helpers the tests share: compose configs the way Hydra does, run the two scripts in-process or as
+real subprocesses, and read back what TensorBoard would show."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+# Small enough to train in about a second on 2 CPU cores, yet every stage runs for real.
+TINY = [
+    "data.num_train=512",
+    "data.num_val=128",
+    "data.num_test=128",
+    "data.batch_size=64",
+    "model.hidden=[32]",
+    "trainer.max_epochs=2",
+    "trainer.accelerator=cpu",
+    "callbacks.latent_images.every_n_epochs=1",
+]
+
+
+def compose_config(name: str, overrides: list[str], output_dir: Path | None = None) -> DictConfig:
+    """The config Hydra would build for `python {name}.py overrides`, with its outputs in output_dir."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name=name, overrides=overrides, return_hydra_config=True)
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(output_dir)
+            cfg.hydra.job.num = 0
+        HydraConfig().set_config(cfg)
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+def train_in_process(overrides: list[str], output_dir: Path) -> dict:
+    """Check and train a composed config in this process, as train.py does; returns its metrics."""
+    from betaae.runs import prepare_training
+    from betaae.train_run import run_training
+
+    prepared = prepare_training(compose_config("train", overrides, output_dir))
+    return run_training(*prepared)
+
+
+def run_script(script: str, args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """Run train.py or invert.py in this process through its real entry point; (exit code, stdout, stderr)."""
+    argv = sys.argv
+    sys.argv = [str(ROOT / script), *args]
+    GlobalHydra.instance().clear()
+    try:
+        runpy.run_path(str(ROOT / script), run_name="__main__")
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    finally:
+        sys.argv = argv
+        GlobalHydra.instance().clear()
+        os.environ.pop("BETAAE_SET_HYDRA_FULL_ERROR", None)
+        os.environ.pop("HYDRA_FULL_ERROR", None)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_subprocess(script: str, args: list[str], timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """Run a script as a user would, in a fresh Python process."""
+    env = {**os.environ, **kwargs.pop("env", {})}
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args],
+        cwd=kwargs.pop("cwd", ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def events(logdir: Path):
+    """TensorBoard's own reader over a run directory's event files (every point of every series)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    return EventAccumulator(str(logdir), size_guidance={"scalars": 0, "images": 0, "tensors": 0}).Reload()
+
+
+def hparams_plugin_data(logdir: Path) -> dict:
+    """The HPARAMS records in one directory's event files, by tag (experiment, session start and end)."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    contents = events(logdir).PluginTagToContent("hparams")
+    return {tag: plugin_data_pb2.HParamsPluginData.FromString(content) for tag, content in contents.items()}
+
+
+def quiet_trainer(accelerator: str = "cpu", **kwargs):
+    """A Lightning trainer that writes nothing: no logger, checkpoints, progress bar or summary."""
+    import lightning as L
+
+    return L.Trainer(
+        accelerator=accelerator,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        **kwargs,
+    )

@@ -1,0 +1,316 @@
+"""Nothing a run writes is lost, mixed or corrupted: unique directories, relocatable and checked resumes,
+finished runs, full disks, umask, memory, non-finite losses, interruption, atomic files."""
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import ROOT, TINY, error_lines, events, run_script, run_subprocess
+
+from betaae.outputs import atomic_write_bytes
+from betaae.plugins import AtomicCheckpointIO
+
+QUIET = [*TINY, "callbacks.latent_images.every_n_epochs=0"]
+
+
+def tree(path: Path) -> dict[str, bytes]:
+    """Every file under path with its bytes: a fingerprint of a run directory."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def finished_template(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("template") / "run"
+    result = run_subprocess("train.py", [*QUIET, f"hydra.run.dir={run}"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run
+
+
+@pytest.fixture
+def finished_run(finished_template, tmp_path) -> Path:
+    """A finished 2-epoch run of its own (a copy: its config still names where it was made, as a moved run's does)."""
+    run = tmp_path / "runs" / "first"
+    shutil.copytree(finished_template, run)
+    return run
+
+
+@pytest.mark.slow
+def test_four_runs_started_together_leave_four_complete_directories(tmp_path):
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), *QUIET, f"seed={seed}", f"paths.log_dir={tmp_path}"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in range(4)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-2000:]
+    runs = sorted((tmp_path / "train" / "runs").iterdir())
+    assert len(runs) == 4
+    seeds = set()
+    for run in runs:
+        config = (run / "config.yaml").read_text()
+        seed = int(next(line for line in config.splitlines() if line.startswith("seed:")).split(":")[1])
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["best_checkpoint"] == str(run / "checkpoints" / "best.ckpt")
+        assert len(list(run.glob("events.out.tfevents.*"))) >= 1
+        assert len(events(run).Scalars("val/sse_per_curve")) == 2  # one run's events, not two runs' interleaved
+        seeds.add(seed)
+    assert seeds == {0, 1, 2, 3}
+
+
+def test_a_moved_run_resumes_only_under_its_new_location(finished_run, tmp_path):
+    moved = tmp_path / "elsewhere" / "run"
+    moved.parent.mkdir()
+    finished_run.rename(moved)
+    result = run_subprocess("train.py", [f"resume={moved}", "trainer.max_epochs=3"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not finished_run.exists()  # the old place is not recreated
+    metrics = json.loads((moved / "metrics.json").read_text())
+    assert metrics["epochs"] == 3 and metrics["best_checkpoint"].startswith(str(moved))
+    assert torch.load(moved / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2
+    assert str(finished_run) not in (moved / "resumes").glob("*/config.yaml").__next__().read_text()
+
+
+def test_a_resume_that_cannot_work_is_refused_before_anything_is_written(finished_run, capsys):
+    before = tree(finished_run)
+    code, _, err = run_script("train.py", [f"resume={finished_run}", "model.hidden=[64]"], capsys)
+    assert code == 2
+    (line,) = error_lines(err)
+    assert "model.hidden=[64] cannot change on resume" in line and "trainer.max_epochs" in line
+    assert tree(finished_run) == before
+    result = run_subprocess("train.py", [f"resume={finished_run}", "trainer.max_epochs=3"])
+    assert result.returncode == 0, result.stderr[-2000:]  # a plain resume still works afterwards
+
+
+def test_resuming_a_finished_run_says_so_and_changes_nothing(finished_run, capsys):
+    before = tree(finished_run)
+    code, out, err = run_script("train.py", [f"resume={finished_run}"], capsys)
+    assert code == 0 and "is complete (2 of 2 epochs) and was left as it is" in out, err
+    assert tree(finished_run) == before
+
+
+def test_a_resume_keeps_the_runs_record_and_records_itself(finished_run):
+    config = (finished_run / "config.yaml").read_bytes()
+    overrides = (finished_run / ".hydra" / "overrides.yaml").read_bytes()
+    first = json.loads((finished_run / "metrics.json").read_text())
+    result = run_subprocess("train.py", [f"resume={finished_run}", "trainer.max_epochs=4"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (finished_run / "config.yaml").read_bytes() == config
+    assert (finished_run / ".hydra" / "overrides.yaml").read_bytes() == overrides
+    (record,) = (finished_run / "resumes").iterdir()
+    assert (record / "overrides.yaml").read_text().strip() == "- trainer.max_epochs=4"
+    metrics = json.loads((finished_run / "metrics.json").read_text())
+    assert metrics["epochs"] == 4 and metrics["train_time_s"] > first["train_time_s"]  # training time in all
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda run: (run / "config.yaml").write_text("model: [unclosed\n"), "config.yaml is not valid YAML text"),
+        (lambda run: (run / "config.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff"), "config.yaml is not valid YAML"),
+        (lambda run: (run / "config.yaml").write_text("- a list\n"), "does not hold a betaae training config"),
+        (lambda run: (run / "checkpoints" / "last.ckpt").write_bytes(b"truncated"), "cannot be read as a checkpoint"),
+        (lambda run: (run / "checkpoints" / "last.ckpt").unlink(), "the run has no checkpoints/last.ckpt"),
+    ],
+    ids=["bad-yaml", "binary-config", "not-a-config", "truncated-checkpoint", "no-checkpoint"],
+)
+def test_a_damaged_run_gets_one_line_on_resume(finished_run, damage, message, capsys):
+    damage(finished_run)
+    before = tree(finished_run)
+    code, _, err = run_script("train.py", [f"resume={finished_run}", "trainer.max_epochs=3"], capsys)
+    assert code == 2, err
+    (line,) = error_lines(err)
+    assert message in line and "Traceback" not in err
+    assert tree(finished_run) == before
+
+
+def test_an_architecture_that_no_longer_matches_its_checkpoint_is_refused(finished_run, capsys):
+    config = finished_run / "config.yaml"
+    config.write_text(config.read_text().replace("- 32", "- 48"))  # hidden [32] -> [48], edited by hand
+    code, _, err = run_script("train.py", [f"resume={finished_run}", "trainer.max_epochs=3"], capsys)
+    assert code == 2 and "does not match" in error_lines(err)[0], err
+
+
+def test_resuming_a_missing_directory_creates_nothing(tmp_path, capsys):
+    missing = tmp_path / "no" / "such" / "run"
+    code, _, err = run_script("train.py", [f"resume={missing}"], capsys)
+    assert code == 2 and f"resume={missing}: no such run directory" in error_lines(err)[0]
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "in-proc"])
+def test_an_impossible_log_dir_gets_one_line(where, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    log_dir = tmp_path / "file" / "sub" if where == "under-a-file" else Path("/proc/betaae")
+    code, _, err = run_script("train.py", [*QUIET, f"paths.log_dir={log_dir}"], capsys)
+    assert code == 2, err
+    (line,) = error_lines(err)
+    assert "cannot create the run directory" in line and "Traceback" not in err
+
+
+def test_splits_too_big_for_memory_are_refused_with_the_way_out(tmp_path, capsys):
+    started = time.perf_counter()
+    code, _, err = run_script("train.py", [*QUIET, "data.num_train=1000000000", f"hydra.run.dir={tmp_path}"], capsys)
+    assert code == 2 and time.perf_counter() - started < 60
+    (line,) = error_lines(err)
+    assert "GiB of memory" in line and "data.online=true" in line and "smaller data.num_train" in line
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_result_files_follow_the_umask(umask, mode, tmp_path):
+    code = (
+        f"import os; os.umask({umask}); import runpy, sys; sys.argv = sys.argv[1:]; "
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    run = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "train.py"), *QUIET, f"hydra.run.dir={run}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name in (
+        "metrics.json",
+        "config.yaml",
+        "history.csv",
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+        "figures/loss_history.png",
+    ):
+        assert (run / name).stat().st_mode & 0o777 == mode, name
+
+
+def test_a_full_disk_ends_the_run_with_one_line_and_the_last_checkpoint_still_loads(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("this machine does not allow mounting a small tmpfs")
+    try:
+        run = disk / "run"
+        args = [*TINY, "trainer.max_epochs=50", "callbacks.latent_images.every_n_epochs=1", f"hydra.run.dir={run}"]
+        result = run_subprocess("train.py", args)
+        assert result.returncode == 2, result.stderr[-3000:]
+        lines = error_lines(result.stderr)
+        assert len(lines) == 1 and "the disk is full" in lines[0], result.stderr[-3000:]
+        assert "Traceback" not in result.stderr
+        last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+        assert all(torch.isfinite(v).all() for v in last["state_dict"].values())
+        assert not list(run.rglob(".*.tmp"))  # no half-written file is left behind
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_non_finite_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    code, _, err = run_script(
+        "train.py", [*QUIET, "model.lr=1e12", "trainer.max_epochs=3", f"hydra.run.dir={tmp_path}"], capsys
+    )
+    assert code == 2
+    (line,) = error_lines(err)
+    assert "the loss became non-finite at epoch 0, step" in line and "last good checkpoint" in line
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert all(torch.isfinite(v).all() for v in last["state_dict"].values())
+    assert not (tmp_path / "checkpoints" / "best.ckpt").exists()
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def final_state(run_dir):
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    return checkpoint["state_dict"], json.loads((run_dir / "metrics.json").read_text())
+
+
+# Slow enough per epoch (250 steps) that a signal lands mid-training, small enough to finish in seconds.
+RESUMABLE = [*QUIET, "data.num_train=2000", "data.batch_size=8", "model.lr=1e-3", "trainer.max_epochs=5"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, signum, exit_code):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert run_subprocess("train.py", [*RESUMABLE, f"hydra.run.dir={whole}"]).returncode == 0
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *RESUMABLE, f"hydra.run.dir={parts}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while not (parts / "checkpoints" / "best.ckpt").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == exit_code, stderr[-2000:]
+    (line,) = error_lines(stderr)
+    assert "training interrupted" in line and f"resume with: python train.py resume={parts}" in line
+    assert torch.load(parts / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] < 4
+
+    resumed = run_subprocess("train.py", [f"resume={parts}"])
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    whole_weights, whole_metrics = final_state(whole)
+    parts_weights, parts_metrics = final_state(parts)
+    for key, value in whole_weights.items():
+        assert torch.equal(value, parts_weights[key]), key
+    for key in ("train/sse_per_curve", "val/sse_per_curve", "test/sse_per_curve", "global_step", "epochs"):
+        assert parts_metrics[key] == whole_metrics[key], key
+    # The TensorBoard curves carry on in the same directory: one val point per epoch, none missing.
+    steps = sorted({e.step for e in events(parts).Scalars("val/sse_per_curve")})
+    assert steps == sorted({e.step for e in events(whole).Scalars("val/sse_per_curve")}) == [0, 1, 2, 3, 4]
+
+
+def test_atomic_write_keeps_the_old_file_and_says_why_when_the_disk_is_full(tmp_path, monkeypatch):
+    target = tmp_path / "metrics.json"
+    target.write_text("old")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("os.fsync", full)
+    with pytest.raises(Exception, match="the disk is full; the previous file, if any, is unchanged"):
+        atomic_write_bytes(target, b"new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+KILLED_WRITER = """
+import sys, torch
+from betaae.plugins import AtomicCheckpointIO
+io = AtomicCheckpointIO()
+for i in range(10_000):
+    io.save_checkpoint({"i": i, "w": torch.full((4_000_000,), float(i))}, sys.argv[1])
+    print(i, flush=True)
+"""
+
+
+def test_a_checkpoint_killed_mid_write_is_never_half_written(tmp_path):
+    target = tmp_path / "last.ckpt"
+    process = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    process.stdout.readline()  # at least one whole checkpoint exists
+    process.stdout.readline()
+    time.sleep(0.15)
+    process.kill()
+    process.wait()
+    checkpoint = torch.load(target, weights_only=True)
+    assert torch.equal(checkpoint["w"], torch.full((4_000_000,), float(checkpoint["i"])))
+
+
+def test_checkpoint_io_writes_loadable_files(tmp_path):
+    AtomicCheckpointIO().save_checkpoint({"a": torch.ones(3)}, tmp_path / "x.ckpt")
+    assert torch.equal(torch.load(tmp_path / "x.ckpt", weights_only=True)["a"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["x.ckpt"]
+    current = os.umask(0)
+    os.umask(current)
+    assert os.stat(tmp_path / "x.ckpt").st_mode & 0o777 == 0o666 & ~current
