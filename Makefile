@@ -1,5 +1,6 @@
 # Two commands on a fresh machine that has only Python: `make train` and `make test`.
 # Each sets up .venv on first use (torch first, then this package with its test extras).
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 # The torch build to install. On this project's CI machines `torch==2.13.0` is a CPU wheel kept on disk;
@@ -10,7 +11,7 @@ PYTEST_ARGS ?= -q
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup train test test-all lint format bench tensorboard clean
+.PHONY: setup train test test-slow test-all lint format bench tensorboard gpu-check clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,9 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m "" $(PYTEST_ARGS)
@@ -44,5 +48,22 @@ bench: $(STAMP)
 tensorboard: $(STAMP)
 	$(BIN)/tensorboard --logdir outputs
 
+# The GPU tests and the GPU benchmark, on a machine with a CUDA GPU and torch, lightning, tensorboard, matplotlib,
+# scipy, numpy and pytest already installed (no network needed): missing pure-Python wheels (hydra-core, omegaconf,
+# antlr4-python3-runtime) are installed from .whl/ into .gpu-site/. Writes $(GPU_OUT)/log.txt and bench.json.
+GPU_OUT ?= gpu-check
+gpu-check:
+	@mkdir -p $(GPU_OUT)
+	@set -o pipefail; ( \
+	  export PYTHONPATH="$$PWD/src:$$PWD/.gpu-site$${PYTHONPATH:+:$$PYTHONPATH}"; \
+	  $(PYTHON) -c "import hydra, omegaconf" 2>/dev/null || \
+	    $(PYTHON) -m pip install -q --no-index --no-deps --target .gpu-site .whl/*.whl || exit 2; \
+	  $(PYTHON) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else \
+	    'gpu-check: no CUDA GPU is visible (torch ' + torch.__version__ + ')')" || exit 2; \
+	  $(PYTHON) -c "import torch; print('gpu-check on', torch.cuda.get_device_name(), 'torch', torch.__version__)"; \
+	  $(PYTHON) -m pytest -m gpu -v -p no:cacheprovider tests/test_gpu.py || exit 1; \
+	  $(PYTHON) -m betaae.bench --device gpu --repeats 1 --out $(GPU_OUT)/bench.json \
+	) 2>&1 | tee $(GPU_OUT)/log.txt
+
 clean:
-	rm -rf outputs multirun bench-results .pytest_cache
+	rm -rf outputs multirun bench-results gpu-check .gpu-site .pytest_cache

@@ -38,6 +38,7 @@ from betaae.learner import Learner
 from betaae.model import build_model, split_model_config
 from betaae.outputs import write_json
 from betaae.plugins import LeanPrecision
+from betaae.train_run import lightning_console
 
 ROOT = Path(__file__).resolve().parents[2]
 QUALITY_MARKS = (0.038, 0.002)
@@ -103,20 +104,21 @@ def lightning_rate(spec: dict, training: dict, batch_size: int, num_train: int, 
     torch.manual_seed(0)
     learner = Learner(model=spec, **training, data=dm.spec)
     clock = _StepClock()
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        accelerator=device,
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        log_every_n_steps=1,
-        callbacks=[clock],
-        plugins=[LeanPrecision()],
-    )
-    trainer.fit(learner, datamodule=dm)
+    with lightning_console():  # as quiet as a run
+        trainer = L.Trainer(
+            max_epochs=epochs,
+            accelerator=device,
+            devices=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+            log_every_n_steps=1,
+            callbacks=[clock],
+            plugins=[LeanPrecision()],
+        )
+        trainer.fit(learner, datamodule=dm)
     return clock.rate
 
 

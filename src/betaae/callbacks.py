@@ -135,12 +135,16 @@ class FiniteLossGuard(L.Callback):
         if found is None:
             return
         step, steps = found
-        global_step = trainer.global_step - steps + step
+        where = (
+            f"step {step} of the epoch (global step {trainer.global_step - steps + step})"
+            if step is not None
+            else "a step of another process"
+        )
         last = Path(trainer.checkpoint_callback.dirpath or "") / "last.ckpt" if trainer.checkpoint_callback else None
         kept = f"the last good checkpoint is {last}" if last and last.exists() else "no checkpoint was written"
         raise NonFiniteLossError(
-            f"training stopped: the loss became non-finite at epoch {trainer.current_epoch}, step {step} of the "
-            f"epoch (global step {global_step}); {kept}; try a smaller model.lr (now {pl_module.hparams.lr:g})"
+            f"training stopped: the loss became non-finite at epoch {trainer.current_epoch}, {where}; "
+            f"{kept}; try a smaller model.lr (now {pl_module.hparams.lr:g})"
         )
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

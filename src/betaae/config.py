@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from betaae.constraints import Constraint, boolean, integer, is_number, one_of
+from betaae.constraints import Constraint, boolean, integer, interval, is_number, nonnegative, one_of, positive
 from betaae.errors import ConfigError
 from betaae.families import Family, get_family
 
@@ -37,7 +37,14 @@ TOP_LEVEL = {
     "hydra",
 }
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
-PRECISIONS = (None, 32, "32", "32-true", "16-mixed", "bf16-mixed", "64", 64, "64-true")
+PRECISIONS = ("32-true", "16-mixed", "bf16-mixed", "64-true")  # Lightning also takes 32 and 64 for the -true ones
+# model.* options that every model accepts: they set how the Learner trains it, not the model itself, so
+# they are checked here, before the model's own class (and with it torch) is imported.
+TRAINING_OPTIONS: dict[str, Constraint] = {
+    "lr": positive,
+    "gamma": interval(0.0, 1.0, high_open=False),
+    "weight_decay": nonnegative,
+}
 DATA_RULES: dict[str, Constraint] = {
     "num_points": integer(2),
     "num_train": integer(1),
@@ -131,8 +138,12 @@ def validate_data(data: DictConfig) -> Family:
 
 
 def validate_model(model: DictConfig) -> None:
-    """The model's own options, by the rules its class declares (this imports the class, and so torch)."""
-    from betaae.model import TRAINING_OPTIONS, model_class
+    """The training options, then the model's own, by the rules its class declares (this imports the class,
+    and so torch)."""
+    for key, rule in TRAINING_OPTIONS.items():
+        if key in model:
+            require(f"model.{key}", model[key], rule)
+    from betaae.model import model_class
 
     target = model.get("_target_")
     try:
@@ -148,8 +159,8 @@ def validate_trainer(trainer: DictConfig) -> None:
         require("trainer.max_epochs", trainer.get("max_epochs"), integer(1))
     require("trainer.check_val_every_n_epoch", trainer.get("check_val_every_n_epoch", 1), integer(1))
     require("trainer.accelerator", trainer.get("accelerator", "auto"), one_of(ACCELERATORS))
-    if trainer.get("precision") not in PRECISIONS:
-        fail("trainer.precision", trainer.precision, f"must be one of {', '.join(map(str, PRECISIONS[2:]))}")
+    if trainer.get("precision") not in (None, 32, 64, "32", "64", *PRECISIONS):
+        fail("trainer.precision", trainer.precision, f"must be one of {', '.join(PRECISIONS)}")
 
 
 def validate_train(cfg: DictConfig) -> None:

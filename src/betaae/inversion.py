@@ -130,14 +130,22 @@ def invert(
 
 
 def fit_family(
-    family: Family, grid: torch.Tensor, curves: torch.Tensor, low: torch.Tensor, high: torch.Tensor, steps: int = 200
+    family: Family,
+    grid: torch.Tensor,
+    curves: torch.Tensor,
+    low: torch.Tensor,
+    high: torch.Tensor,
+    max_iter: int = 500,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The family parameters whose log-pdf on the grid is nearest each curve: (params (n, k), residual (n,)).
 
     A coarse grid search over a range somewhat wider than the training range finds a start for each
-    curve, then Adam refines all of them at once, each parameter optimized in an unconstrained space
-    mapped onto its constraint.
+    curve, then scipy's L-BFGS-B refines all of them at once (their objectives are independent), each
+    parameter optimized in an unconstrained space mapped onto its constraint, with gradients from autograd.
+    No torch optimizer is built: the first one loads torch._dynamo, which would slow invert.py's start.
     """
+    from scipy.optimize import minimize
+
     grid64, curves64 = grid.double(), curves.double()
     constraints = [p.constraint for p in family.parameters]
     span = high - low
@@ -154,16 +162,16 @@ def fit_family(
     def to_params(free: torch.Tensor) -> torch.Tensor:
         return torch.stack([c.from_unconstrained(col) for c, col in zip(constraints, free.unbind(1))], dim=1)
 
-    free = torch.stack([c.to_unconstrained(col) for c, col in zip(constraints, start.unbind(1))], dim=1)
-    free.requires_grad_(True)
-    optimizer = torch.optim.Adam([free], lr=0.02)
-    with torch.enable_grad():
-        for _ in range(steps):
-            optimizer.zero_grad(set_to_none=True)
-            loss = (family.log_pdf(grid64, to_params(free)) - curves64).pow(2).sum(dim=1)
-            loss.sum().backward()
-            optimizer.step()
+    def objective(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        free = torch.from_numpy(flat).view(start.shape).requires_grad_(True)
+        with torch.enable_grad():
+            loss = (family.log_pdf(grid64, to_params(free)) - curves64).pow(2).sum()
+            loss.backward()
+        return float(loss.detach()), free.grad.numpy().ravel()
+
+    free0 = torch.stack([c.to_unconstrained(col) for c, col in zip(constraints, start.unbind(1))], dim=1)
+    result = minimize(objective, free0.numpy().ravel(), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
     with torch.no_grad():
-        params = to_params(free)
+        params = to_params(torch.from_numpy(result.x).view(start.shape))
         residual = torch.linalg.vector_norm(family.log_pdf(grid64, params) - curves64, dim=1)
     return params.float(), residual.float()

@@ -50,8 +50,10 @@ def read_targets(path: Path) -> np.ndarray:
     """Rows from a .npy or .csv file (a header line in a CSV is skipped), as a 2-D float64 array."""
     if path.is_dir():
         raise TargetError(f"targets={path}: is a directory; give a .npy or .csv file")
-    if not path.is_file():
+    if not path.exists():
         raise TargetError(f"targets={path}: no such file")
+    if not path.is_file():
+        raise TargetError(f"targets={path}: is not a regular file; give a .npy or .csv file")
     if path.suffix not in (".npy", ".csv"):
         raise TargetError(f"targets={path}: must be a .npy or .csv file")
     try:

@@ -50,6 +50,7 @@ class Learner(L.LightningModule):
         self._counts: dict[str, int] = dict.fromkeys(self._rows, 0)
         self._terms: list[str] = []
         self.best_val = float("inf")  # lowest val SSE per curve so far, logged beside it; kept in checkpoints
+        self.epoch_loss: torch.Tensor | None = None  # this epoch's training loss, summed over every rank
 
     def forward(self, curves: torch.Tensor) -> torch.Tensor:
         return self.model.reconstruct(curves)
@@ -96,6 +97,7 @@ class Learner(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self._start_stage("train")
+        self.epoch_loss = None
 
     def on_validation_epoch_start(self) -> None:
         self._start_stage("val")
@@ -117,6 +119,8 @@ class Learner(L.LightningModule):
             return
         sums = torch.stack(rows).sum(dim=0)
         totals = self.trainer.strategy.reduce(torch.cat([sums, sums.new_tensor([count])]), reduce_op="sum")
+        if stage == "train":
+            self.epoch_loss = totals[0]  # the same on every rank: what the finite-loss guard decides on
         # val/loss (the split's summed loss) is what best.ckpt follows; for training, the per-curve terms say it all.
         metrics = {} if stage == "train" else {f"{stage}/loss": totals[0]}
         metrics.update({f"{stage}/{name}_per_curve": totals[i + 1] / totals[-1] for i, name in enumerate(self._terms)})
@@ -134,16 +138,18 @@ class Learner(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.best_val = float(checkpoint.get("best_val", float("inf")))
 
-    def nonfinite_step(self) -> tuple[int, int] | None:
-        """(index within this epoch of the first non-finite training loss, steps so far this epoch), or None.
+    def nonfinite_step(self) -> tuple[int | None, int] | None:
+        """None if this epoch's training loss, summed over every rank, is finite; else (index within this
+        epoch of this rank's first non-finite step, or None if it was another rank's, steps this epoch).
 
-        One device sync per call; called once per epoch by the finite-loss guard.
+        The decision rests on the reduced loss, so every rank takes it the same way (no rank is left
+        waiting for another under DDP). One device sync per call, once per epoch.
         """
         rows = self._rows.get("train")
-        if not rows:
+        if not rows or self.epoch_loss is None or bool(torch.isfinite(self.epoch_loss)):
             return None
         bad = ~torch.isfinite(torch.stack(rows)[:, 0])
-        return (int(bad.nonzero()[0, 0]), len(rows)) if bool(bad.any()) else None
+        return (int(bad.nonzero()[0, 0]) if bool(bad.any()) else None), len(rows)
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from betaae.constraints import Constraint, int_list, integer, interval, nonnegative, one_of, positive
+from betaae.config import TRAINING_OPTIONS
+from betaae.constraints import Constraint, int_list, integer, one_of
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -23,13 +24,6 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
     "elu": nn.ELU,
     "softplus": nn.Softplus,
-}
-
-# model.* options that every model accepts: they set how the Learner trains it, not the model itself.
-TRAINING_OPTIONS: dict[str, Constraint] = {
-    "lr": positive,
-    "gamma": interval(0.0, 1.0, high_open=False),
-    "weight_decay": nonnegative,
 }
 
 

@@ -184,3 +184,50 @@ def sweep_summary(labels: list[str], values: list[float], metric: str) -> Figure
     ax.set_xlim(low / 1.5, high * 2.5)  # room for the value labels
     ax.set(xlabel=f"{metric} (lower is better)", title=f"Sweep of {len(labels)} jobs, best first")
     return fig
+
+
+def frontier(rows: list[dict], front: list[dict], default: dict | None, time_key: str, error_key: str) -> Figure:
+    """Every job of a sweep as training time against test error, coloured by activation, the Pareto front
+    joined by a line, and the default ringed."""
+    fig, axes = _figure(1, 1, (6.5, 4.2), right=2.6, top=0.5)
+    ax = axes[0, 0]
+    groups = sorted({(r.get("model.activation", ""), r.get("model.hidden", "")) for r in rows})
+    markers = {hidden: m for hidden, m in zip(sorted({g[1] for g in groups}), "os^Dv")}
+    colours = {act: f"C{i}" for i, act in enumerate(sorted({g[0] for g in groups}))}
+    for activation, hidden in groups:
+        mine = [r for r in rows if (r.get("model.activation", ""), r.get("model.hidden", "")) == (activation, hidden)]
+        ax.scatter(
+            [r[time_key] for r in mine],
+            [r[error_key] for r in mine],
+            s=22,
+            alpha=0.8,
+            color=colours[activation],
+            marker=markers[hidden],
+            label=f"{activation} {hidden}".strip(),
+        )
+    ax.plot(
+        [r[time_key] for r in front],
+        [r[error_key] for r in front],
+        color="0.3",
+        linewidth=1,
+        zorder=0,
+        label="Pareto front",
+    )
+    if default is not None:
+        ax.scatter(
+            [default[time_key]],
+            [default[error_key]],
+            s=160,
+            facecolors="none",
+            edgecolors="k",
+            linewidths=1.5,
+            label="default",
+        )
+    ax.set(
+        xlabel="training time (s, train_time_s)",
+        ylabel="test SSE per curve (log-pdf)",
+        yscale="log",
+        title=f"Time-quality frontier of {len(rows)} runs",
+    )
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return fig

@@ -109,7 +109,8 @@ def summarize(sweep_dir: Path, metric: str) -> list[dict[str, Any]]:
 
 def table(rows: list[dict[str, Any]], varying: list[str], metric: str, limit: int = 20) -> str:
     """The sweep's jobs, best first, as aligned columns of the swept settings and the key figures."""
-    figures = [(metric, "{:.4g}"), ("test/sse_per_curve", "{:.4g}"), ("train_time_s", "{:.1f}")]
+    formats = {metric: "{:.4g}", "test/sse_per_curve": "{:.4g}", "train_time_s": "{:.1f}"}
+    figures = list(formats.items())  # the optimized metric first, once
     header = [*varying, *(name for name, _ in figures), "status"]
     lines = []
     for row in rows[:limit]:

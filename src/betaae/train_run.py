@@ -34,7 +34,7 @@ from betaae.cli import one_line
 from betaae.config import check_accelerator, require_known_keys, signature_keys
 from betaae.errors import ConfigError, InterruptedRun
 from betaae.learner import Learner
-from betaae.model import mean_terms, split_model_config
+from betaae.model import mean_terms, split_model_config, sse
 from betaae.outputs import atomic_write_bytes, save_figure, write_csv, write_json
 from betaae.plugins import AtomicCheckpointIO, LeanPrecision
 from betaae.runs import Resume, task_overrides, write_resume_record
@@ -224,12 +224,21 @@ def evaluate(trainer: L.Trainer, learner: Learner, datamodule, history: History)
         # A run resumed after being moved still remembers its best checkpoint by its old path.
         best = str(Path(ckpt.dirpath) / Path(best).name)
     if best:
-        learner.load_state_dict(torch.load(best, map_location=learner.device, weights_only=True)["state_dict"])
+        learner.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    learner.to(
+        datamodule.splits["val"][0].device
+    )  # Lightning's teardown left it on the CPU; the data is where it trained
     metrics: dict[str, Any] = {}
     for split in ("train", "val", "test"):
         if split in datamodule.splits:
             terms = mean_terms(learner.model, datamodule.splits[split][0], datamodule.hparams.eval_batch_size)
             metrics.update({f"{split}/{name}_per_curve": value for name, value in terms.items()})
+    with torch.no_grad():  # the mean is carried by a few curves with a parameter near 0; the median is steadier
+        test = datamodule.splits["test"][0]
+        errors = torch.cat(
+            [sse(learner.model.reconstruct(c), c) for c in test.split(datamodule.hparams.eval_batch_size)]
+        )
+    metrics["test/sse_per_curve_median"] = float(errors.median())
     if "train" not in datamodule.splits:  # online data has no fixed training set: report the last epoch's figure
         metrics["train/sse_per_curve"] = next(
             (r["train_sse_per_curve"] for r in reversed(history.rows) if math.isfinite(r["train_sse_per_curve"])),
@@ -239,6 +248,7 @@ def evaluate(trainer: L.Trainer, learner: Learner, datamodule, history: History)
     metrics.update(
         {
             "val/sse_per_curve_best": min(vals) if vals else metrics["val/sse_per_curve"],
+            "late_val_spikes": late_spikes(vals),
             "epochs": trainer.current_epoch,
             "global_step": trainer.global_step,
             "train_time_s": history.rows[-1]["elapsed_s"] if history.rows else 0.0,
@@ -249,6 +259,16 @@ def evaluate(trainer: L.Trainer, learner: Learner, datamodule, history: History)
         }
     )
     return metrics
+
+
+def late_spikes(vals: list[float]) -> int:
+    """Epochs in the last third whose val SSE per curve is above twice the best so far: 0 is a smooth end,
+    where the last weights are as good as the best checkpoint's."""
+    best, spikes = math.inf, 0
+    for epoch, value in enumerate(vals):
+        spikes += epoch >= 2 * len(vals) // 3 and value > 2 * best
+        best = min(best, value)
+    return spikes
 
 
 def write_outputs(out: Path, learner: Learner, datamodule, history: History) -> None:
