@@ -9,7 +9,7 @@ import pytest
 import yaml
 from helpers import TINY, events, hparams_plugin_data, run_subprocess
 
-from betaae.compare import DEFINING, METRICS
+from betaae.compare import DEFINING, METRICS, SETTINGS
 from betaae.sweep import short_value
 
 SWEEP = ["-m", "latent_dims=1,2", "model.lr=3e-3,1e-2", *TINY]
@@ -48,16 +48,18 @@ def test_hparams_show_the_swept_settings_first_then_the_defining_ones_and_the_me
     sweep_dir, _ = sweep
     experiment = hparams_plugin_data(sweep_dir)["_hparams_/experiment"].experiment
     infos = list(experiment.hparam_infos)
-    assert [i.name for i in infos[:2]] == ["latent_dims", "model.lr"] and all(i.differs for i in infos[:2])
-    assert [i.name for i in infos[2:]] == [k for k in DEFINING if k not in ("latent_dims", "model.lr")]
-    assert not any(i.differs for i in infos[2:])
+    # The swept settings first, marked as differing, then one column for the rest: at most 5 settings are
+    # ticked, at about 150 pixels each, so the metrics still fit a 1600-pixel screen.
+    assert [(i.name, i.differs) for i in infos] == [("latent_dims", True), ("model.lr", True), (SETTINGS, False)]
     assert [m.name.tag for m in experiment.metric_infos] == list(METRICS)
     for job in (d for d in sweep_dir.iterdir() if d.is_dir()):
         records = hparams_plugin_data(job)
         assert "_hparams_/experiment" not in records  # only the sweep's, so TensorBoard cannot pick a job's
         start = records["_hparams_/session_start_info"].session_start_info
-        assert set(start.hparams) == {"latent_dims", "model.lr", *DEFINING}  # no paths, flags or duplicates
+        assert set(start.hparams) == {"latent_dims", "model.lr", *DEFINING, SETTINGS}  # no paths, flags, duplicates
         assert start.hparams["model.hidden"].string_value == "[32]"
+        summary = start.hparams[SETTINGS].string_value
+        assert summary == "beta, autoencoder, [32], gelu, gamma 0.97, batch 64, 2 epochs"  # not the swept ones
         assert records["_hparams_/session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
         scalars = set(events(job).Tags()["scalars"])
         assert set(METRICS) <= scalars  # every metric column is a real scalar of the run
@@ -153,3 +155,31 @@ def test_long_values_are_rounded_in_names():
     assert short_value("0.0012345678") == "0.001235"
     assert short_value("[256,128]") == "[256,128]" and short_value("3e-3") == "0.003"
     assert short_value("/tmp/x") == "_tmp_x"
+
+
+def test_the_frontier_chart_marks_the_pareto_front_and_the_default(tmp_path, capsys):
+    from betaae.frontier import main, pareto_front
+
+    rows = [
+        {"job": "a", "status": "ok", "model.gamma": "0.97", "trainer.max_epochs": "300", "train_time_s": "30",
+         "test/sse_per_curve": "0.0002", "late_val_spikes": "0"},
+        {"job": "b", "status": "ok", "model.gamma": "0.95", "trainer.max_epochs": "100", "train_time_s": "10",
+         "test/sse_per_curve": "0.002", "late_val_spikes": "0"},
+        {"job": "c", "status": "ok", "model.gamma": "0.95", "trainer.max_epochs": "300", "train_time_s": "31",
+         "test/sse_per_curve": "0.001", "late_val_spikes": "0"},
+        {"job": "d", "status": "failed", "model.gamma": "0.9", "trainer.max_epochs": "300", "train_time_s": "",
+         "test/sse_per_curve": "", "late_val_spikes": ""},
+    ]  # fmt: skip
+    for part, chunk in (("one", rows[:2]), ("two", rows[2:])):
+        sweep = tmp_path / part
+        sweep.mkdir()
+        (sweep / "sweep.yaml").write_text(yaml.safe_dump({"varying": ["model.gamma", "trainer.max_epochs"]}))
+        with open(sweep / "summary.csv", "w") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(chunk)
+    front = main([str(tmp_path / "one"), str(tmp_path / "two"), "--out", str(tmp_path / "frontier.png")])
+    assert [r["job"] for r in front] == ["b", "a"]  # c is slower than a and worse
+    assert "<- default" in capsys.readouterr().out  # a has the default gamma and epochs
+    assert (tmp_path / "frontier.png").stat().st_size > 10_000
+    assert pareto_front([]) == []

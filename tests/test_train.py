@@ -57,7 +57,8 @@ def test_every_scalar_and_image_is_plotted_against_the_epoch(tmp_path, capsys):
     for tag in tags:
         steps = [e.step for e in run.Scalars(tag)]
         assert steps == ([2] if tag.startswith("test/") else [0, 1, 2]), (tag, steps)
-    assert [e.step for e in run.Images("images/reconstructions")] == [0, 1, 2]
+    assert [e.step for e in run.Images("val/reconstructions")] == [0, 1, 2]
+    assert set(run.Tags()["images"]) == {"val/reconstructions", "val/latent_by_alpha", "val/latent_by_beta"}
     # history.csv holds what TensorBoard shows, epoch by epoch, to the last epoch.
     history = read_history(tmp_path)
     for row, point in zip(history, run.Scalars("val/sse_per_curve"), strict=True):

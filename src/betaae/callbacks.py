@@ -202,7 +202,9 @@ class LatentImages(L.Callback):
             "val",
             f"epoch {epoch}",
         )
-        writer.add_figure("images/reconstructions", figure, global_step=epoch)
+        # Under val/, beside the val scalars: TensorBoard lists groups alphabetically, and images first would
+        # push the charts below dozens of image cards.
+        writer.add_figure("val/reconstructions", figure, global_step=epoch)
         latent, params = latent.cpu().numpy(), params.cpu().numpy()
         for i, name in enumerate(names):
-            writer.add_figure(f"images/latent_by_{name}", plots.latent_scatter(latent, params[:, i], name), epoch)
+            writer.add_figure(f"val/latent_by_{name}", plots.latent_scatter(latent, params[:, i], name), epoch)

@@ -29,7 +29,19 @@ DEFINING = (
     "data.batch_size",
     "trainer.max_epochs",
 )
-METRICS = ("val/sse_per_curve_best", "test/sse_per_curve", "train/sse_per_curve", "train/elapsed_s")
+SETTINGS = "settings"  # one column that sums up the defining settings a sweep holds constant
+LABELS = {  # how each defining setting reads in that column, e.g. "beta, autoencoder, [256,128], gelu, ..."
+    "data.family": "{}",
+    "model": "{}",
+    "latent_dims": "latent {}",
+    "model.hidden": "{}",
+    "model.activation": "{}",
+    "model.lr": "lr {}",
+    "model.gamma": "gamma {}",
+    "data.batch_size": "batch {}",
+    "trainer.max_epochs": "{} epochs",
+}
+METRICS = ("val/sse_per_curve_best", "test/sse_per_curve", "train/elapsed_s")
 
 
 def override_key(override: str) -> str:
@@ -52,10 +64,14 @@ def setting(cfg: DictConfig, key: str, choices: Mapping[str, Any] | None = None)
 
 
 def run_settings(cfg: DictConfig, first: Iterable[str], choices: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The settings of one run: `first` (swept or command-line keys), then the defining ones, no duplicates."""
-    keys = [k for k in dict.fromkeys([*first, *DEFINING]) if k not in ("resume", "paths.log_dir", "hydra")]
-    settings = {key: setting(cfg, key, choices) for key in keys}
-    return {k: v for k, v in settings.items() if v is not None}
+    """The settings of one run: `first` (swept or command-line keys), then the defining ones, no duplicates,
+    and `settings`: the defining ones that are not first, in one line."""
+    first = [k for k in dict.fromkeys(first) if k not in ("resume", "paths.log_dir", "hydra")]
+    keys = list(dict.fromkeys([*first, *DEFINING]))
+    values = {key: setting(cfg, key, choices) for key in keys}
+    values = {k: v for k, v in values.items() if v is not None}
+    values[SETTINGS] = ", ".join(LABELS[k].format(v) for k, v in values.items() if k in DEFINING and k not in first)
+    return values
 
 
 def _write(logdir: Path, summaries: list) -> None:
@@ -106,12 +122,17 @@ def _data_type(value: Any) -> str:
 
 
 def write_experiment(logdir: Path, varying: Iterable[str], settings: Mapping[str, Any]) -> None:
-    """The sweep's experiment summary: its columns (swept settings first) and metrics, written once."""
+    """The sweep's experiment summary, written once: the swept settings (marked as differing, so TensorBoard
+    shows and ticks them first), one column for the constant defining settings, and the metric columns.
+
+    TensorBoard ticks the first five settings it lists and gives each column about 150 pixels, so listing
+    the defining settings one by one would push the metrics off a 1600-pixel screen.
+    """
     from tensorboard.plugins.hparams import api_pb2, metadata
 
     varying = list(varying)
     infos = []
-    for key in dict.fromkeys([*varying, *settings]):
+    for key in [*varying, SETTINGS]:
         kind = api_pb2.DataType.Value(_data_type(settings.get(key)))
         infos.append(api_pb2.HParamInfo(name=key, type=kind, differs=key in varying))
     metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag) for tag in METRICS]

@@ -1,8 +1,9 @@
-"""The time-quality frontier of a finished sweep: `python -m betaae.frontier SWEEP_DIR [--out FILE]`.
+"""The time-quality frontier of finished sweeps: `python -m betaae.frontier SWEEP_DIR [SWEEP_DIR ...] [--out FILE]`.
 
-Reads the sweep's summary.csv, finds the jobs that no other job beats on both training time and test
-SSE per curve (the Pareto front), draws all jobs with the front and the current default marked, and
-prints the front as a table. Made for `python train.py hparams_search=frontier`; works on any sweep.
+Reads each sweep's summary.csv (sweeps of the same settings, such as a study run in parts), finds the jobs
+that no other job beats on both training time and test SSE per curve (the Pareto front), draws all jobs
+with the front and the current default marked, and prints the front as a table. Made for
+`python train.py hparams_search=frontier`; works on any sweep.
 """
 
 from __future__ import annotations
@@ -43,25 +44,27 @@ def is_default(row: dict, varying: list[str], defaults) -> bool:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sweep_dir", type=Path)
-    parser.add_argument("--out", type=Path, help="the chart (default: SWEEP_DIR/frontier.png)")
+    parser.add_argument("sweep_dirs", type=Path, nargs="+")
+    parser.add_argument("--out", type=Path, help="the chart (default: frontier.png in the first SWEEP_DIR)")
     args = parser.parse_args(argv)
     from hydra import compose, initialize_config_dir
 
     import betaae.plots as plots
     from betaae.sweep import _varying
 
-    with open(args.sweep_dir / "summary.csv") as f:
-        rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    rows = []
+    for sweep_dir in args.sweep_dirs:
+        with open(sweep_dir / "summary.csv") as f:
+            rows += [r for r in csv.DictReader(f) if r["status"] == "ok"]
     for row in rows:
         row[TIME], row[ERROR] = float(row[TIME]), float(row[ERROR])
-    varying = list(_varying(str(args.sweep_dir)) or [])
+    varying = list(dict.fromkeys(k for d in args.sweep_dirs for k in _varying(str(d)) or []))
     conf = Path(__file__).resolve().parents[2] / "conf"
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         defaults = compose(config_name="train")
     default = next((r for r in rows if is_default(r, varying, defaults)), None)
     front = pareto_front(rows)
-    out = args.out or args.sweep_dir / "frontier.png"
+    out = args.out or args.sweep_dirs[0] / "frontier.png"
     save_figure(out, plots.frontier(rows, front, default, TIME, ERROR))
     columns = [*varying, TIME, ERROR, "late_val_spikes"]
     print("Pareto front (fastest first):")

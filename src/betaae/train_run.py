@@ -188,7 +188,7 @@ def run_training(cfg: DictConfig, resume: Resume | None = None) -> dict:
         metrics["wall_time_s"] = time.perf_counter() - started
         write_json(out / "metrics.json", metrics)
         for logger in trainer.loggers:
-            tests = {k: v for k, v in metrics.items() if k.startswith("test/")}
+            tests = {k: v for k, v in metrics.items() if k.startswith("test/") and k.endswith("_per_curve")}
             logger.log_metrics(tests, step=max(0, metrics["epochs"] - 1))
             logger.finalize("success")
             if isinstance(logger, TensorBoardLogger):
