@@ -6,11 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import train_in_process
+from helpers import QUIET, train_in_process
 
 os.environ.setdefault("PYTHONWARNINGS", "ignore")
-
-QUIET = ["callbacks.latent_images.every_n_epochs=0", "logger=none", "trainer.enable_progress_bar=false"]
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,10 @@ TINY = [
 ]
 
 
+# What tests that only read a run's outputs leave out: images, the TensorBoard logger, the progress bar.
+QUIET = ["callbacks.latent_images.every_n_epochs=0", "logger=none", "trainer.enable_progress_bar=false"]
+
+
 def compose_config(name: str, overrides: list[str], output_dir: Path | None = None) -> DictConfig:
     """The config Hydra would build for `python {name}.py overrides`, with its outputs in output_dir."""
     GlobalHydra.instance().clear()

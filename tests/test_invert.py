@@ -6,8 +6,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import QUIET
-from helpers import error_lines, run_script, run_subprocess, train_in_process
+from helpers import QUIET, error_lines, run_script, run_subprocess, train_in_process
 
 from betaae.checkpoints import load_model
 from betaae.families import get_family

@@ -43,20 +43,27 @@ def finished_run(finished_template, tmp_path) -> Path:
 
 
 @pytest.mark.slow
-def test_four_runs_started_together_leave_four_complete_directories(tmp_path):
+def test_four_runs_and_two_sweeps_started_together_leave_directories_of_their_own(tmp_path):
+    commands = [[*QUIET, f"seed={seed}"] for seed in range(4)] + [["-m", *QUIET, f"seed={seed}"] for seed in (7, 8)]
     processes = [
         subprocess.Popen(
-            [sys.executable, str(ROOT / "train.py"), *QUIET, f"seed={seed}", f"paths.log_dir={tmp_path}"],
+            [sys.executable, str(ROOT / "train.py"), *args, f"paths.log_dir={tmp_path}"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for seed in range(4)
+        for args in commands
     ]
     for process in processes:
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr[-2000:]
+    sweeps = sorted((tmp_path / "train" / "multiruns").iterdir())
+    assert len(sweeps) == 2
+    assert {(sweep / "job0" / "config.yaml").read_text().split("seed: ")[1].split()[0] for sweep in sweeps} == {
+        "7",
+        "8",
+    }
     runs = sorted((tmp_path / "train" / "runs").iterdir())
     assert len(runs) == 4
     seeds = set()

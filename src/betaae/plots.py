@@ -169,7 +169,7 @@ def inversion(
 
 def sweep_summary(labels: list[str], values: list[float], metric: str) -> Figure:
     """The optimized metric of each job of a sweep, best first, each bar labelled with its value."""
-    width = max(len(label) for label in labels) * (0.055 if len(labels) <= 20 else 0.045) + 0.3
+    width = max(len(label) for label in labels) * (0.068 if len(labels) <= 20 else 0.052) + 0.3
     fig, axes = _figure(1, 1, (5.0, 0.24 * max(len(labels), 4)), left=width, right=0.2, top=0.5, bottom=0.7)
     ax = axes[0, 0]
     bars = ax.barh(range(len(labels)), values, color="C0")
@@ -177,7 +177,8 @@ def sweep_summary(labels: list[str], values: list[float], metric: str) -> Figure
     ax.set_yticks(range(len(labels)), labels, fontsize=8 if len(labels) <= 20 else 6)
     ax.set_ylim(len(labels) - 0.5, -0.5)  # best at the top, no empty margin
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=30))
+    decades = np.log10(max(values) / min(values)) if min(values) > 0 else 0
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 2 else (1.0,), numticks=30))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
     low, high = min(values), max(values)
