@@ -155,7 +155,7 @@ def inversion(
     grid: np.ndarray, target: np.ndarray, decoded: np.ndarray, target_label: str, decoded_label: str, checkpoint: str
 ) -> Figure:
     """Target pdf and decoded pdf on the left, their difference on the right."""
-    fig, axes = _figure(1, 2, (4.2, 3.0), top=0.8)
+    fig, axes = _figure(1, 2, (4.2, 3.0), top=0.8, left=0.9, wspace=1.3)  # room for long tick labels
     ax0, ax1 = axes[0]
     ax0.plot(grid, _pdf(target), label=target_label)
     ax0.plot(grid, _pdf(decoded), "--", label=decoded_label)
