@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +81,23 @@ def task(fn: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
     return wrapped
 
 
-def _disk_error(error: BaseException) -> ResourceError | None:
-    """A ResourceError for a disk that is full or read-only anywhere in an exception's chain, else None."""
-    seen = set()
+def _chain(error: BaseException | None) -> Iterator[BaseException]:
+    """An exception and its causes (or the exceptions it was raised while handling), each once."""
+    seen: set[int] = set()
     while error is not None and id(error) not in seen:
-        if isinstance(error, ResourceError):
-            return error
-        if isinstance(error, OSError) and error.errno in DISK_ERRORS:
-            where = f"writing {error.filename}" if error.filename else "writing the run's files"
-            return ResourceError(f"{DISK_ERRORS[error.errno]} while {where}; free some space or use paths.log_dir=...")
+        yield error
         seen.add(id(error))
         error = error.__cause__ or error.__context__
+
+
+def _disk_error(error: BaseException) -> ResourceError | None:
+    """A ResourceError for a disk that is full or read-only anywhere in an exception's chain, else None."""
+    for link in _chain(error):
+        if isinstance(link, ResourceError):
+            return link
+        if isinstance(link, OSError) and link.errno in DISK_ERRORS:
+            where = f"writing {link.filename}" if link.filename else "writing the run's files"
+            return ResourceError(f"{DISK_ERRORS[link.errno]} while {where}; free some space or use paths.log_dir=...")
     return None
 
 
@@ -117,15 +123,9 @@ def _fail(cfg: DictConfig, error: Exception) -> float:
     raise error
 
 
-def _ours(error: BaseException | None) -> BetaaeError | None:
+def _ours(error: BaseException) -> BetaaeError | None:
     """The project's own error in an exception's chain of causes, if there is one."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, BetaaeError):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return None
+    return next((link for link in _chain(error) if isinstance(link, BetaaeError)), None)
 
 
 def main(hydra_main: Callable[[], Any]) -> None:

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from hydra import compose, initialize_config_dir
 
     import betaae.plots as plots
-    from betaae.sweep import _varying
+    from betaae.sweep import swept_settings
 
     rows = []
     for sweep_dir in args.sweep_dirs:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             rows += [r for r in csv.DictReader(f) if r["status"] == "ok"]
     for row in rows:
         row[TIME], row[ERROR] = float(row[TIME]), float(row[ERROR])
-    varying = list(dict.fromkeys(k for d in args.sweep_dirs for k in _varying(str(d)) or []))
+    varying = list(dict.fromkeys(k for d in args.sweep_dirs for k in swept_settings(str(d)) or []))
     conf = Path(__file__).resolve().parents[2] / "conf"
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         defaults = compose(config_name="train")

@@ -49,14 +49,15 @@ def split_overrides(overrides: list[str], sweeper_params: list[str]) -> tuple[li
 
 
 @cache
-def _varying(sweep_dir: str) -> tuple[str, ...] | None:
+def swept_settings(sweep_dir: str) -> tuple[str, ...] | None:
+    """The settings a sweep varies, from its record (None if it has none: not one of betaae's sweeps)."""
     record = Path(sweep_dir) / RECORD
     return tuple(yaml.safe_load(record.read_text())["varying"]) if record.is_file() else None
 
 
 def job_dirname(sweep_dir: str, num: int, overrides: list[str]) -> str:
     """A job's directory name: its values of the swept settings, unique inside the sweep."""
-    varying = _varying(str(sweep_dir))
+    varying = swept_settings(str(sweep_dir))
     chosen = [o for o in overrides if varying is None or override_key(o) in varying]
     name = ",".join(f"{override_key(o)}={short_value(o.split('=', 1)[1])}" for o in chosen) or f"job{num}"
     if len(name) > 150:  # file systems refuse names over 255 bytes
@@ -92,7 +93,7 @@ def _rounded(row: dict[str, Any]) -> dict[str, Any]:
 
 def summarize(sweep_dir: Path, metric: str) -> list[dict[str, Any]]:
     """Write summary.csv and summary.png into the sweep directory; returns the rows, best first."""
-    varying = list(_varying(str(sweep_dir)) or [])
+    varying = list(swept_settings(str(sweep_dir)) or [])
     rows = [job_row(d, varying, metric) for d in sorted(sweep_dir.iterdir()) if (d / ".hydra").is_dir()]
     rows.sort(key=lambda r: (not _ok(r.get(metric)), r[metric] if _ok(r.get(metric)) else 0.0))
     first = ["job", "status", *varying, metric, "test/sse_per_curve", "train_time_s", "wall_time_s", "error"]
@@ -142,7 +143,7 @@ class SweepSummary(Callback):
             return
         metric = config.get("optimized_metric", "val/sse_per_curve_best")
         rows = summarize(sweep_dir, metric)
-        varying = list(_varying(str(sweep_dir)) or [])
+        varying = list(swept_settings(str(sweep_dir)) or [])
         failed = sum(r["status"] != "ok" for r in rows)
         lines = [f"sweep: {len(rows)} jobs, {failed} failed; best first by {metric}", table(rows, varying, metric)]
         best = next((r for r in rows if r["status"] == "ok"), None)

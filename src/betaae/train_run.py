@@ -128,9 +128,9 @@ def in_multirun() -> bool:
 def first_settings() -> list[str]:
     """The settings this run shows first in HPARAMS: a sweep's swept ones, else those set on its command line."""
     if in_multirun():
-        from betaae.sweep import _varying
+        from betaae.sweep import swept_settings
 
-        varying = _varying(str(Path(HydraConfig.get().runtime.output_dir).parent))
+        varying = swept_settings(str(Path(HydraConfig.get().runtime.output_dir).parent))
         if varying is not None:
             return list(varying)
     return [compare.override_key(o) for o in task_overrides()]
