@@ -9,9 +9,9 @@ from betaae import cli
 @hydra.main(version_base="1.3", config_path="conf", config_name="invert")
 @cli.task
 def main(cfg: DictConfig) -> float:
-    from betaae.invert_run import run_inversion  # torch loads after Hydra has composed the config
+    from betaae import invert_task  # torch loads after Hydra has composed the config
 
-    return run_inversion(cfg)["median_residual"]
+    return invert_task.main(cfg)
 
 
 if __name__ == "__main__":

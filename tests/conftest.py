@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from helpers import QUIET, train_in_process
-
-os.environ.setdefault("PYTHONWARNINGS", "ignore")
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +20,8 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "model.hidden=[128]",
         "trainer.max_epochs=25",
         "trainer.accelerator=cpu",
-        "model.lr=3e-3",
-        "model.gamma=0.9",
+        "optimizer.lr=3e-3",
+        "scheduler.gamma=0.9",
         *QUIET,
     ]
     train_in_process(overrides, out)

@@ -37,6 +37,9 @@ QUIET = ["callbacks.latent_images.every_n_epochs=0", "logger=none", "trainer.ena
 
 def compose_config(name: str, overrides: list[str], output_dir: Path | None = None) -> DictConfig:
     """The config Hydra would build for `python {name}.py overrides`, with its outputs in output_dir."""
+    from betaae.cli import register_resolvers
+
+    register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name=name, overrides=overrides, return_hydra_config=True)
@@ -53,11 +56,11 @@ def compose_config(name: str, overrides: list[str], output_dir: Path | None = No
 
 def train_in_process(overrides: list[str], output_dir: Path) -> dict:
     """Check and train a composed config in this process, as train.py does; returns its metrics."""
-    from betaae.runs import prepare_training
-    from betaae.train_run import run_training
+    from betaae.train_task import prepare
+    from betaae.training import train
 
-    prepared = prepare_training(compose_config("train", overrides, output_dir))
-    return run_training(*prepared)
+    prepared = prepare(compose_config("train", overrides, output_dir))
+    return train(*prepared)
 
 
 def run_script(script: str, args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:

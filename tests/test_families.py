@@ -111,7 +111,7 @@ def test_unconstrained_maps_round_trip(constraint):
 def test_config_checks_run_without_importing_torch():
     code = (
         "import sys\n"
-        "from betaae.config import validate_data, check_ranges\n"
+        "from betaae.checks import validate_data, check_ranges\n"
         "from betaae.families import get_family\n"
         "check_ranges(get_family('student_t'), {'df': [1, 3]})\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"

@@ -15,7 +15,7 @@ from helpers import ROOT, TINY, quiet_trainer, run_subprocess
 from betaae.checkpoints import load_model
 from betaae.data import CurveDataModule
 from betaae.learner import Learner
-from betaae.plugins import LeanPrecision
+from betaae.lightning_plugins import LeanPrecision
 
 pytestmark = [
     pytest.mark.gpu,

@@ -75,7 +75,12 @@ def test_vae_loss_is_sse_plus_beta_times_kl_and_it_encodes_with_the_mean():
 def test_a_small_model_overfits_one_batch_through_the_learner():
     dm = CurveDataModule(num_train=32, num_val=32, num_test=32, batch_size=32, shuffle=False, batches_per_step=1)
     torch.manual_seed(0)
-    learner = Learner(model={"_target_": AE, "hidden": [128]}, lr=3e-3, gamma=1.0, data=dm.spec)
+    learner = Learner(
+        model={"_target_": AE, "hidden": [128]},
+        optimizer={"_target_": "torch.optim.Adam", "lr": 3e-3},
+        scheduler={"_target_": "torch.optim.lr_scheduler.ExponentialLR", "gamma": 1.0},
+        data=dm.spec,
+    )
     dm.setup()
     before = mean_terms(learner.model, dm.splits["train"][0])["sse"]
     quiet_trainer(max_epochs=1500, limit_val_batches=0).fit(learner, datamodule=dm)

@@ -15,8 +15,8 @@ import pytest
 import torch
 from helpers import ROOT, TINY, error_lines, events, run_script, run_subprocess
 
+from betaae.lightning_plugins import AtomicCheckpointIO
 from betaae.outputs import atomic_write_bytes
-from betaae.plugins import AtomicCheckpointIO
 
 QUIET = [*TINY, "callbacks.latent_images.every_n_epochs=0"]
 
@@ -223,7 +223,7 @@ def test_a_full_disk_ends_the_run_with_one_line_and_the_last_checkpoint_still_lo
 
 def test_non_finite_loss_stops_with_epoch_and_step_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     code, _, err = run_script(
-        "train.py", [*QUIET, "model.lr=1e12", "trainer.max_epochs=3", f"hydra.run.dir={tmp_path}"], capsys
+        "train.py", [*QUIET, "optimizer.lr=1e12", "trainer.max_epochs=3", f"hydra.run.dir={tmp_path}"], capsys
     )
     assert code == 2
     (line,) = error_lines(err)
@@ -240,7 +240,7 @@ def final_state(run_dir):
 
 
 # Slow enough per epoch (250 steps) that a signal lands mid-training, small enough to finish in seconds.
-RESUMABLE = [*QUIET, "data.num_train=2000", "data.batch_size=8", "model.lr=1e-3", "trainer.max_epochs=5"]
+RESUMABLE = [*QUIET, "data.num_train=2000", "data.batch_size=8", "optimizer.lr=1e-3", "trainer.max_epochs=5"]
 
 
 @pytest.mark.slow
@@ -294,7 +294,7 @@ def test_atomic_write_keeps_the_old_file_and_says_why_when_the_disk_is_full(tmp_
 
 KILLED_WRITER = """
 import sys, torch
-from betaae.plugins import AtomicCheckpointIO
+from betaae.lightning_plugins import AtomicCheckpointIO
 io = AtomicCheckpointIO()
 for i in range(10_000):
     io.save_checkpoint({"i": i, "w": torch.full((4_000_000,), float(i))}, sys.argv[1])

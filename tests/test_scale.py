@@ -20,7 +20,7 @@ SAME_DATA = [
     "data.num_test=500",
     "trainer.max_epochs=8",
     "model.hidden=[128]",
-    "model.lr=2e-3",  # a calm rate: at 5e-3 and 32 curves a step, runs can spike and compare by luck
+    "optimizer.lr=2e-3",  # a calm rate: at 5e-3 and 32 curves a step, runs can spike and compare by luck
     "callbacks.latent_images.every_n_epochs=0",
     "trainer.accelerator=cpu",
 ]
@@ -52,7 +52,7 @@ def test_ddp_train_metric_is_the_mean_over_every_rank_as_recomputed(tmp_path):
         *TINY,
         "trainer=ddp_cpu",
         "trainer.max_epochs=1",
-        "model.lr=1e-12",
+        "optimizer.lr=1e-12",
         "data.num_train=512",
         "callbacks.latent_images.every_n_epochs=0",
         f"hydra.run.dir={run}",

@@ -9,10 +9,10 @@ import pytest
 import yaml
 from helpers import TINY, events, hparams_plugin_data, run_subprocess
 
-from betaae.compare import DEFINING, METRICS, SETTINGS
+from betaae.hparams import DEFINING, METRICS, SETTINGS
 from betaae.sweep import short_value
 
-SWEEP = ["-m", "latent_dims=1,2", "model.lr=3e-3,1e-2", *TINY]
+SWEEP = ["-m", "latent_dims=1,2", "optimizer.lr=3e-3,1e-2", *TINY]
 
 
 def read_summary(sweep_dir):
@@ -32,13 +32,13 @@ def test_jobs_are_named_by_the_settings_that_vary(sweep):
     sweep_dir, _ = sweep
     names = {d.name for d in sweep_dir.iterdir() if d.is_dir()}
     assert names == {
-        "latent_dims=1,model.lr=0.003",
-        "latent_dims=1,model.lr=0.01",
-        "latent_dims=2,model.lr=0.003",
-        "latent_dims=2,model.lr=0.01",
+        "latent_dims=1,optimizer.lr=0.003",
+        "latent_dims=1,optimizer.lr=0.01",
+        "latent_dims=2,optimizer.lr=0.003",
+        "latent_dims=2,optimizer.lr=0.01",
     }
     record = yaml.safe_load((sweep_dir / "sweep.yaml").read_text())
-    assert record["varying"] == ["latent_dims", "model.lr"] and "trainer.max_epochs=2" in record["constant"]
+    assert record["varying"] == ["latent_dims", "optimizer.lr"] and "trainer.max_epochs=2" in record["constant"]
     for name in names:  # the constant overrides are in the job's files, not in its name
         assert "trainer.max_epochs=2" in (sweep_dir / name / ".hydra" / "overrides.yaml").read_text()
         assert list((sweep_dir / name).glob("events.out.tfevents.*"))  # the TensorBoard run is the job directory
@@ -50,13 +50,13 @@ def test_hparams_show_the_swept_settings_first_then_the_defining_ones_and_the_me
     infos = list(experiment.hparam_infos)
     # The swept settings first, marked as differing, then one column for the rest: at most 5 settings are
     # ticked, at about 150 pixels each, so the metrics still fit a 1600-pixel screen.
-    assert [(i.name, i.differs) for i in infos] == [("latent_dims", True), ("model.lr", True), (SETTINGS, False)]
+    assert [(i.name, i.differs) for i in infos] == [("latent_dims", True), ("optimizer.lr", True), (SETTINGS, False)]
     assert [m.name.tag for m in experiment.metric_infos] == list(METRICS)
     for job in (d for d in sweep_dir.iterdir() if d.is_dir()):
         records = hparams_plugin_data(job)
         assert "_hparams_/experiment" not in records  # only the sweep's, so TensorBoard cannot pick a job's
         start = records["_hparams_/session_start_info"].session_start_info
-        assert set(start.hparams) == {"latent_dims", "model.lr", *DEFINING, SETTINGS}  # no paths, flags, duplicates
+        assert set(start.hparams) == {"latent_dims", "optimizer.lr", *DEFINING, SETTINGS}  # no paths, flags, duplicates
         assert start.hparams["model.hidden"].string_value == "[32]"
         summary = start.hparams[SETTINGS].string_value
         assert summary == "beta, autoencoder, [32], gelu, gamma 0.97, batch 64, 2 epochs"  # not the swept ones
@@ -68,8 +68,8 @@ def test_hparams_show_the_swept_settings_first_then_the_defining_ones_and_the_me
 def test_summary_has_one_column_per_swept_setting_rounded_values_and_a_chart(sweep):
     sweep_dir, _ = sweep
     rows = read_summary(sweep_dir)
-    assert list(rows[0])[:4] == ["job", "status", "latent_dims", "model.lr"]
-    assert {(r["latent_dims"], r["model.lr"]) for r in rows} == {
+    assert list(rows[0])[:4] == ["job", "status", "latent_dims", "optimizer.lr"]
+    assert {(r["latent_dims"], r["optimizer.lr"]) for r in rows} == {
         ("1", "0.003"),
         ("1", "0.01"),
         ("2", "0.003"),
@@ -146,8 +146,8 @@ def test_optuna_search_minimizes_the_metric_train_py_returns_and_names_trials_by
     best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())["best_value"]
     assert float(rows[0]["val/sse_per_curve_best"]) == pytest.approx(best, rel=1e-3)  # the CSV keeps 4 digits
     for row in rows:
-        assert row["job"].startswith("model.lr=") and "model.gamma=" in row["job"]
-        lr = re.search(r"model\.lr=([^,]+)", row["job"]).group(1)
+        assert row["job"].startswith("optimizer.lr=") and "scheduler.gamma=" in row["job"]
+        lr = re.search(r"optimizer\.lr=([^,]+)", row["job"]).group(1)
         assert len(re.sub(r"[-.e+]", "", lr).lstrip("0")) <= 4, row["job"]
 
 
@@ -158,22 +158,22 @@ def test_long_values_are_rounded_in_names():
 
 
 def test_the_frontier_chart_marks_the_pareto_front_and_the_default(tmp_path, capsys):
-    from betaae.frontier import main, pareto_front
+    from frontier import main, pareto_front
 
     rows = [
-        {"job": "a", "status": "ok", "model.gamma": "0.97", "trainer.max_epochs": "300", "train_time_s": "30",
+        {"job": "a", "status": "ok", "scheduler.gamma": "0.97", "trainer.max_epochs": "300", "train_time_s": "30",
          "test/sse_per_curve": "0.0002", "late_val_spikes": "0"},
-        {"job": "b", "status": "ok", "model.gamma": "0.95", "trainer.max_epochs": "100", "train_time_s": "10",
+        {"job": "b", "status": "ok", "scheduler.gamma": "0.95", "trainer.max_epochs": "100", "train_time_s": "10",
          "test/sse_per_curve": "0.002", "late_val_spikes": "0"},
-        {"job": "c", "status": "ok", "model.gamma": "0.95", "trainer.max_epochs": "300", "train_time_s": "31",
+        {"job": "c", "status": "ok", "scheduler.gamma": "0.95", "trainer.max_epochs": "300", "train_time_s": "31",
          "test/sse_per_curve": "0.001", "late_val_spikes": "0"},
-        {"job": "d", "status": "failed", "model.gamma": "0.9", "trainer.max_epochs": "300", "train_time_s": "",
+        {"job": "d", "status": "failed", "scheduler.gamma": "0.9", "trainer.max_epochs": "300", "train_time_s": "",
          "test/sse_per_curve": "", "late_val_spikes": ""},
     ]  # fmt: skip
     for part, chunk in (("one", rows[:2]), ("two", rows[2:])):
         sweep = tmp_path / part
         sweep.mkdir()
-        (sweep / "sweep.yaml").write_text(yaml.safe_dump({"varying": ["model.gamma", "trainer.max_epochs"]}))
+        (sweep / "sweep.yaml").write_text(yaml.safe_dump({"varying": ["scheduler.gamma", "trainer.max_epochs"]}))
         with open(sweep / "summary.csv", "w") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()

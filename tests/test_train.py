@@ -10,7 +10,7 @@ from helpers import TINY, events, quiet_trainer, run_script, run_subprocess
 
 from betaae.data import CurveDataModule
 from betaae.learner import Learner
-from betaae.plugins import LeanPrecision
+from betaae.lightning_plugins import LeanPrecision
 
 FIGURES = {"sample_curves.png", "loss_history.png", "latent_histograms.png", "reconstructions.png"}
 CHATTER = ("GPU available", "TPU available", "FLOPs", "Restoring states", "💡", "Trainer.fit` stopped", "INFO:")
@@ -75,7 +75,7 @@ def test_history_and_loss_plot_reach_the_last_epoch_when_the_best_was_earlier(tm
     # A learning rate this high makes val/loss jump around, so the best epoch is rarely the last.
     args = [
         *TINY,
-        "model.lr=0.05",
+        "optimizer.lr=0.05",
         "trainer.max_epochs=6",
         "callbacks.latent_images.every_n_epochs=0",
         f"hydra.run.dir={tmp_path}",

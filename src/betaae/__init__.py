@@ -1,15 +1,31 @@
-"""betaae: autoencoders for families of mathematical functions, trained with Lightning and Hydra."""
+"""betaae: autoencoders for families of mathematical functions, trained with Lightning and Hydra.
 
-from omegaconf import OmegaConf
+The public Python surface, importable from here: `load_model`, `invert`, `FAMILIES` and `get_family`
+(see docs/inversion.md). Each is imported on first use, so `import betaae` (and any of its modules)
+loads neither torch nor Lightning and registers nothing.
+"""
 
-from betaae.runs import hydra_subdir, run_dir, unique_dir
-from betaae.sweep import job_dirname
+from __future__ import annotations
 
-__version__ = "0.2.0"
+import importlib
+from typing import Any
 
-# The run and sweep directories are named by these resolvers (conf/hydra/default.yaml). Registered on
-# import, so that the configs compose the same way from the scripts, the tests and a notebook.
-OmegaConf.register_new_resolver("unique_dir", unique_dir, replace=True, use_cache=True)
-OmegaConf.register_new_resolver("run_dir", run_dir, replace=True, use_cache=True)
-OmegaConf.register_new_resolver("hydra_subdir", hydra_subdir, replace=True)
-OmegaConf.register_new_resolver("job_dirname", job_dirname, replace=True)
+__version__ = "0.3.0"
+
+_PUBLIC = {
+    "load_model": "betaae.api",
+    "invert": "betaae.api",
+    "FAMILIES": "betaae.families",
+    "get_family": "betaae.families",
+}
+__all__ = [*_PUBLIC, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'betaae' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

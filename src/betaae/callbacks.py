@@ -29,14 +29,10 @@ def _is_fitting(trainer: L.Trainer) -> bool:
 
 
 class EpochProgressBar(ProgressBar):
-    """One tick per epoch with that epoch's figures; nothing is refreshed inside an epoch.
+    """One tick per epoch with that epoch's figures; nothing is refreshed inside an epoch."""
 
-    `leave=False` clears the bar when training ends (in a sweep, each job then leaves one line).
-    """
-
-    def __init__(self, leave: bool = True) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.leave = leave
         self._enabled = True
         self.bar: tqdm | None = None
 
@@ -56,7 +52,6 @@ class EpochProgressBar(ProgressBar):
                 unit="epoch",
                 dynamic_ncols=True,
                 file=sys.stderr,
-                leave=self.leave,
             )
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -142,9 +137,12 @@ class FiniteLossGuard(L.Callback):
         )
         last = Path(trainer.checkpoint_callback.dirpath or "") / "last.ckpt" if trainer.checkpoint_callback else None
         kept = f"the last good checkpoint is {last}" if last and last.exists() else "no checkpoint was written"
+        if next(pl_module.parameters()).dtype == torch.float16:  # its largest value is 65,504: the loss overflows
+            advice = "float16 cannot hold this loss; use trainer.precision=bf16-true, bf16-mixed or 32-true"
+        else:
+            advice = f"try a smaller optimizer.lr (now {pl_module.lr:g})"
         raise NonFiniteLossError(
-            f"training stopped: the loss became non-finite at epoch {trainer.current_epoch}, {where}; "
-            f"{kept}; try a smaller model.lr (now {pl_module.hparams.lr:g})"
+            f"training stopped: the loss became non-finite at epoch {trainer.current_epoch}, {where}; {kept}; {advice}"
         )
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -179,7 +177,8 @@ class LatentImages(L.Callback):
         last_epoch = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
         if (epoch + 1) % self.every_n_epochs and not last_epoch:
             return
-        writer = next((lg.experiment for lg in trainer.loggers if hasattr(lg.experiment, "add_figure")), None)
+        experiments = (getattr(lg, "experiment", None) for lg in trainer.loggers)
+        writer = next((e for e in experiments if hasattr(e, "add_figure")), None)
         if writer is None:
             return
         from betaae import plots
@@ -193,11 +192,12 @@ class LatentImages(L.Callback):
             recon = model.decode(latent[: self.num_curves])
         grid = datamodule.grid.cpu().numpy()
         names = datamodule.family.param_names
+        curves, recon, params, latent = (t.cpu().float() for t in (curves, recon, params, latent))  # any precision
         figure = plots.reconstructions(
             grid,
-            curves[: self.num_curves].cpu().numpy(),
-            recon.cpu().numpy(),
-            params[: self.num_curves].cpu().numpy(),
+            curves[: self.num_curves].numpy(),
+            recon.numpy(),
+            params[: self.num_curves].numpy(),
             names,
             "val",
             f"epoch {epoch}",
@@ -205,6 +205,6 @@ class LatentImages(L.Callback):
         # Under val/, beside the val scalars: TensorBoard lists groups alphabetically, and images first would
         # push the charts below dozens of image cards.
         writer.add_figure("val/reconstructions", figure, global_step=epoch)
-        latent, params = latent.cpu().numpy(), params.cpu().numpy()
+        latent, params = latent.numpy(), params.numpy()
         for i, name in enumerate(names):
             writer.add_figure(f"val/latent_by_{name}", plots.latent_scatter(latent, params[:, i], name), epoch)

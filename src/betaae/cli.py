@@ -1,12 +1,14 @@
-"""What the entry points share: errors become one line and an exit code, never a traceback.
+"""What the entry points share: errors and interruptions become one line and an exit code, never a traceback.
 
 - A BetaaeError (bad option, bad checkpoint, bad target, full disk, non-finite loss) prints `error: ...`
-  and exits 2; an interrupted run exits 130 (Ctrl-C) or 143 (SIGTERM); a sweep with failed jobs exits 1.
+  and exits 2; Ctrl-C exits 130 and SIGTERM 143, wherever they land, each with one line that says what was
+  kept and how to continue; a sweep with failed jobs exits 1.
 - Hydra's own composition errors (unknown key, unknown group option, bad override syntax) are folded
   into one line and exit 2 as well. Hydra re-raises them, instead of printing them itself, when
   HYDRA_FULL_ERROR is set: main() sets it for this purpose.
-- Inside a multirun, a failing job records its error in its own directory and returns NaN, so the other
-  jobs still run; the sweep's exit code then reports the failure.
+- A run refused before it began leaves nothing behind: the directory made for it is removed again.
+- Inside a sweep, a failing job records its error in its own directory and returns NaN, so the other jobs
+  still run; an interrupted job stops the whole sweep, which can then be continued.
 - `verbose=true`, or HYDRA_FULL_ERROR=1 set by the user, shows full tracebacks instead.
 """
 
@@ -22,17 +24,34 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
-from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from betaae.errors import BetaaeError, ConfigError, ResourceError
+from betaae import job, rundirs, signals, sweep
+from betaae.errors import Abort, BetaaeError, ConfigError, DistributedError, InterruptedRun, ResourceError
 from betaae.outputs import DISK_ERRORS, atomic_write_bytes
 
 log = logging.getLogger("betaae")
 SET_BY_US = "BETAAE_SET_HYDRA_FULL_ERROR"  # tells this process's children (DDP ranks) who set it
+# Options that moved, with where they are now: a command line of an earlier version gets the way forward.
+MOVED = {
+    "model.lr": "optimizer.lr",
+    "model.weight_decay": "optimizer.weight_decay",
+    "model.gamma": "scheduler.gamma",
+}
+QUOTING = (
+    "quote a value that holds spaces, '=', ',', quotes or non-ASCII letters for Hydra, inside shell quotes: "
+    "'paths.log_dir=\"/data/my runs\"'"
+)
+
+
+def register_resolvers() -> None:
+    """The resolvers conf/hydra/default.yaml names run and sweep directories with; call before composing."""
+    OmegaConf.register_new_resolver("unique_dir", rundirs.unique_dir, replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("run_dir", rundirs.run_dir, replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("hydra_subdir", rundirs.hydra_subdir, replace=True)
+    OmegaConf.register_new_resolver("job_dirname", sweep.job_dirname, replace=True)
 
 
 def one_line(error: BaseException) -> str:
@@ -50,9 +69,13 @@ def one_line(error: BaseException) -> str:
     message = "; ".join(part.rstrip(",") for part in folded) or type(error).__name__
     if message.startswith("Could not override '"):
         key = message.split("'")[1]
+        if key in MOVED:
+            return f"unknown option {key}: it moved to {MOVED[key]} (e.g. {MOVED[key]}=...)"
         message = (
             f"unknown option {key}: it is not in the config (check the spelling, or add a new key with +{key}=...)"
         )
+    elif "LexerNoViableAltException" in message or "mismatched input" in message or "token recognition" in message:
+        message = f"{message}; {QUOTING}"
     return message
 
 
@@ -66,17 +89,19 @@ def task(fn: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
 
     @functools.wraps(fn)
     def wrapped(cfg: DictConfig) -> Any:
+        if rundirs.is_ddp_child() or sweep.in_worker():
+            signals.stop_when_orphaned()
         try:
             return fn(cfg)
+        except InterruptedRun as error:
+            if job.in_multirun():  # stop the whole sweep, not only this job: it can be continued
+                raise Abort(error) from None
+            return _fail(cfg, error)
         except OmegaConfBaseException as error:
             # A key deleted or mistyped in a way composition let through is still a config problem.
             return _fail(cfg, ConfigError(one_line(error)))
-        except OSError as error:
-            # A full or read-only disk can surface from any writer (TensorBoard's, Lightning's, ours).
-            disk = _disk_error(error)
-            return _fail(cfg, disk if disk is not None else error)
         except Exception as error:
-            return _fail(cfg, _disk_error(error) or error)
+            return _fail(cfg, _known(error) or error)
 
     return wrapped
 
@@ -90,30 +115,53 @@ def _chain(error: BaseException | None) -> Iterator[BaseException]:
         error = error.__cause__ or error.__context__
 
 
-def _disk_error(error: BaseException) -> ResourceError | None:
-    """A ResourceError for a disk that is full or read-only anywhere in an exception's chain, else None."""
+def _known(error: BaseException) -> BetaaeError | None:
+    """The project's own error anywhere in an exception's chain, or one made for a full or read-only disk
+    or a lost DDP process (which surface from any writer and from torch.distributed), or None."""
     for link in _chain(error):
-        if isinstance(link, ResourceError):
+        if isinstance(link, BetaaeError):
             return link
         if isinstance(link, OSError) and link.errno in DISK_ERRORS:
             where = f"writing {link.filename}" if link.filename else "writing the run's files"
             return ResourceError(f"{DISK_ERRORS[link.errno]} while {where}; free some space or use paths.log_dir=...")
+        if _lost_process(link):
+            out = job.current_run()
+            how = f"; resume with: {_resume_hint(out)}" if out is not None else ""
+            return DistributedError(
+                f"training stopped: a DDP process of this run was lost ({one_line(link)[:120]}){how}"
+            )
     return None
 
 
+def _lost_process(error: BaseException) -> bool:
+    """A collective that failed because another rank is gone (gloo or NCCL, as torch reports it)."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and isinstance(error, getattr(dist, "DistError", ())):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("gloo" in text or "NCCL" in text) and "Connection" in text
+
+
+def _resume_hint(out: Path) -> str:
+    from betaae.commands import override, script
+
+    return script("train.py", override("resume", out))
+
+
 def _fail(cfg: DictConfig, error: Exception) -> float:
-    """Record a task's error in its output directory; in a multirun return NaN, else raise it on."""
+    """Record a task's error; in a sweep return NaN, else print it (or raise it on, for a traceback)."""
     ours = isinstance(error, BetaaeError)
     message = one_line(error) if ours else f"{type(error).__name__}: {one_line(error)}"
-    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-    output_dir = Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else None
-    # A resume runs in the run's own directory: its record there must not gain an error from a refused resume.
-    if output_dir is not None and output_dir.is_dir() and not cfg.get("resume"):
-        detail = message if ours else traceback.format_exc()
-        # The disk that failed the run may refuse this too; the message still reaches the console.
-        with contextlib.suppress(ResourceError):
-            atomic_write_bytes(output_dir / "error.txt", (detail + "\n").encode())
-    if multirun:
+    out = job.current_run()
+    if out is not None and not cfg.get("resume"):
+        if job.in_multirun() or job.training_began():
+            # The disk that failed the run may refuse this too; the message still reaches the console.
+            with contextlib.suppress(ResourceError):
+                detail = message if ours else traceback.format_exc()
+                atomic_write_bytes(out / "error.txt", (detail + "\n").encode())
+        else:
+            rundirs.remove_created(out)  # refused before it began: nothing of it is left
+    if job.in_multirun():
         log.error("job failed: %s", message)
         return float("nan")
     if ours and not tracebacks_wanted(cfg):
@@ -123,20 +171,44 @@ def _fail(cfg: DictConfig, error: Exception) -> float:
     raise error
 
 
-def _ours(error: BaseException) -> BetaaeError | None:
-    """The project's own error in an exception's chain of causes, if there is one."""
-    return next((link for link in _chain(error) if isinstance(link, BetaaeError)), None)
+def _stopped(stop: BaseException) -> BetaaeError:
+    """The one line for an interruption that arrived outside training, or for an aborted sweep."""
+    if isinstance(stop, Abort):
+        return stop.error
+    what, code = ("Ctrl-C", 130) if isinstance(stop, KeyboardInterrupt) else ("SIGTERM", 143)
+    out = job.current_run()
+    if out is None:
+        return InterruptedRun(f"interrupted by {what}; nothing was written", code)
+    if not job.training_began():
+        rundirs.remove_created(out)
+        return InterruptedRun(f"interrupted by {what} before training began; nothing was kept", code)
+    if job.kind() == "invert":
+        return InterruptedRun(f"interrupted by {what}; the files in {out} are complete but some may be missing", code)
+    return InterruptedRun(
+        f"interrupted by {what} after training, while writing the results; the checkpoints are complete; "
+        f"write the results with: {_resume_hint(out)}",
+        code,
+    )
 
 
 def main(hydra_main: Callable[[], Any]) -> None:
     """Run a @hydra.main function, turning project and config errors into one line and an exit code."""
+    register_resolvers()
+    signals.install()
     if not tracebacks_wanted():
         os.environ["HYDRA_FULL_ERROR"] = os.environ[SET_BY_US] = "1"
     try:
         hydra_main()
+    except (Abort, KeyboardInterrupt, signals.Terminated) as stop:
+        if tracebacks_wanted() and not isinstance(stop, Abort):
+            raise
+        error = _stopped(stop)
+        message = sweep.interrupted(error) if isinstance(error, InterruptedRun) else one_line(error)
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        sys.exit(error.exit_code)
     except (BetaaeError, HydraException, OmegaConfBaseException) as error:
         if tracebacks_wanted():
             raise
-        error = _ours(error) or error  # a BetaaeError raised inside a resolver arrives wrapped by OmegaConf
+        error = next((e for e in _chain(error) if isinstance(e, BetaaeError)), error)  # raised in a resolver
         print(f"error: {one_line(error)}", file=sys.stderr, flush=True)
         sys.exit(error.exit_code if isinstance(error, BetaaeError) else 2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import lightning as L
 import numpy as np
@@ -51,11 +51,18 @@ def available_memory(device: torch.device) -> int | None:
         return None
 
 
+def _fixed_epoch() -> int:
+    return 0
+
+
 class TensorBatches:
     """Whole batches cut from tensors that already live on the device, reshuffled each epoch.
 
-    Under DDP each rank takes its own equal, disjoint share of one shared permutation.
-    The order depends only on (seed, epoch), so a resumed run sees the same batches.
+    Under DDP each rank takes its own disjoint share of one shared permutation: for training an equal
+    share (every rank must take the same number of steps; up to world_size - 1 curves an epoch wait for
+    the next), for evaluation (`every_curve=True`) shares that differ by at most one curve and together
+    hold every curve once. The order depends only on (seed, epoch), so a resumed run sees the same batches.
+    `epoch` says which epoch an iteration is for (the trainer's current epoch).
     """
 
     def __init__(
@@ -66,35 +73,36 @@ class TensorBatches:
         seed: int,
         rank: int = 0,
         world_size: int = 1,
-        drop_last: bool = False,
+        every_curve: bool = False,
+        epoch: Callable[[], int] = _fixed_epoch,
     ) -> None:
         self.tensors, self.batch_size, self.shuffle, self.seed = tensors, batch_size, shuffle, seed
-        self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
-        self.epoch = 0
-        # Lightning calls `dataloader.sampler.set_epoch(epoch)` at every epoch start.
-        self.sampler, self.batch_sampler = self, None
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.rank, self.world_size, self.every_curve, self.epoch = rank, world_size, every_curve, epoch
 
     @property
-    def per_rank(self) -> int:
-        return self.tensors[0].shape[0] // self.world_size
+    def share(self) -> tuple[int, int]:
+        """[start, end) of this rank's share of the (permuted) rows."""
+        n = self.tensors[0].shape[0]
+        if self.every_curve:
+            return self.rank * n // self.world_size, (self.rank + 1) * n // self.world_size
+        per_rank = n // self.world_size
+        return self.rank * per_rank, (self.rank + 1) * per_rank
 
     def __len__(self) -> int:
-        full, rest = divmod(self.per_rank, self.batch_size)
-        return full + int(rest > 0 and not self.drop_last)
+        start, end = self.share
+        return math.ceil((end - start) / self.batch_size)
 
     def _epoch_tensors(self) -> tuple[torch.Tensor, ...]:
         if not self.shuffle and self.world_size == 1:
             return self.tensors
         n = self.tensors[0].shape[0]
         if self.shuffle:
-            gen = torch.Generator().manual_seed(split_seed(self.seed, "train", self.epoch))
+            gen = torch.Generator().manual_seed(split_seed(self.seed, "train", self.epoch()))
             order = torch.randperm(n, generator=gen)
         else:
             order = torch.arange(n)
-        mine = order[self.rank * self.per_rank : (self.rank + 1) * self.per_rank].to(self.tensors[0].device)
+        start, end = self.share
+        mine = order[start:end].to(self.tensors[0].device)
         # One gather per epoch; every batch after it is a view.
         return tuple(t[mine] for t in self.tensors)
 
@@ -117,24 +125,22 @@ class OnlineBatches:
         steps: int,
         seed: int,
         rank: int = 0,
+        epoch: Callable[[], int] = _fixed_epoch,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         self.family, self.grid, self.low, self.high = family, grid, low, high
         self.batch_size, self.steps, self.seed, self.rank = batch_size, steps, seed, rank
-        self.epoch = 0
-        self.sampler, self.batch_sampler = self, None
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.epoch, self.dtype = epoch, dtype
 
     def __len__(self) -> int:
         return self.steps
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         device = self.grid.device
-        gen = torch.Generator(device=device).manual_seed(split_seed(self.seed, "train", self.epoch, self.rank))
+        gen = torch.Generator(device=device).manual_seed(split_seed(self.seed, "train", self.epoch(), self.rank))
         for _ in range(self.steps):
-            params = sample_params(self.low, self.high, self.batch_size, gen, device).float()
-            yield self.family.log_pdf(self.grid, params), params
+            params = sample_params(self.low, self.high, self.batch_size, gen, device)
+            yield self.family.log_pdf(self.grid, params).to(self.dtype), params.to(self.dtype)
 
 
 class Grouped:
@@ -147,10 +153,6 @@ class Grouped:
 
     def __init__(self, batches: TensorBatches | OnlineBatches, group: int) -> None:
         self.batches, self.group = batches, group
-        self.sampler, self.batch_sampler = self, None
-
-    def set_epoch(self, epoch: int) -> None:
-        self.batches.set_epoch(epoch)
 
     def __len__(self) -> int:
         return math.ceil(len(self.batches) / self.group)
@@ -165,7 +167,8 @@ class CurveDataModule(L.LightningDataModule):
     """Serves log-pdf curves of one family on a fixed grid, with each curve's parameters beside it.
 
     `params` maps each parameter name to its [low, high] range; a missing or null range takes the
-    family's default, and so do null grid ends.
+    family's default, and so do null grid ends. The train and val splits are drawn from `seed`; the test
+    split from `test_seed` alone, so that runs of any seed are scored on the same curves.
     """
 
     def __init__(
@@ -178,6 +181,7 @@ class CurveDataModule(L.LightningDataModule):
         num_train: int = 10_000,
         num_val: int = 2_000,
         num_test: int = 2_000,
+        test_seed: int = 20261201,
         batch_size: int = 128,
         batches_per_step: int = 16,
         eval_batch_size: int = 2_000,
@@ -193,13 +197,14 @@ class CurveDataModule(L.LightningDataModule):
         ranges.update({name: list(r) for name, r in (params or {}).items() if r is not None})
         grid_low = fam.default_grid[0] if grid_low is None else grid_low
         grid_high = fam.default_grid[1] if grid_high is None else grid_high
-        self.save_hyperparameters(logger=False)  # the run's settings reach TensorBoard through betaae.compare
+        self.save_hyperparameters(logger=False)  # the run's settings reach TensorBoard through betaae.hparams
         self.hparams.update(family=fam.name, params=ranges, grid_low=grid_low, grid_high=grid_high)
         self.family = fam
         self.grid = make_grid(grid_low, grid_high, num_points)
         self.low = torch.tensor([float(ranges[n][0]) for n in fam.param_names], dtype=torch.float64)
         self.high = torch.tensor([float(ranges[n][1]) for n in fam.param_names], dtype=torch.float64)
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.dtype = torch.float32  # the training precision's, once setup() knows the trainer
 
     @property
     def spec(self) -> dict:
@@ -245,7 +250,8 @@ class CurveDataModule(L.LightningDataModule):
         Parameters are drawn and evaluated in float64 one chunk at a time, so the peak memory is the
         float32 result plus one chunk; the draws are the same whatever the chunk size.
         """
-        gen = torch.Generator().manual_seed(split_seed(self.hparams.seed, split))
+        seed = self.hparams.test_seed if split == "test" else self.hparams.seed
+        gen = torch.Generator().manual_seed(split_seed(seed, split))
         curves = torch.empty(n, self.grid.shape[0], dtype=torch.float32)
         params = torch.empty(n, self.low.shape[0], dtype=torch.float32)
         grid64 = self.grid.double()
@@ -259,6 +265,8 @@ class CurveDataModule(L.LightningDataModule):
         if self.splits:
             return
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        if self.trainer is not None:  # 64-true trains in float64, 16-true in float16, ...: the data follows
+            self.dtype = self.trainer.precision_plugin.convert_input(torch.zeros(1)).dtype
         self.check_memory(device)
         for split, n in self.split_sizes().items():
             curves, params = self.build_split(split, n)
@@ -270,7 +278,7 @@ class CurveDataModule(L.LightningDataModule):
                     f"data.params={self.hparams.params}: the {self.family.name} log-pdf is not finite on the grid "
                     f"[{self.hparams.grid_low}, {self.hparams.grid_high}] for {values}; narrow the ranges or the grid"
                 )
-            self.splits[split] = (curves.to(device), params.to(device))
+            self.splits[split] = (curves.to(device, self.dtype), params.to(device, self.dtype))
         self.grid = self.grid.to(device)
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
@@ -282,20 +290,37 @@ class CurveDataModule(L.LightningDataModule):
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
+    def _epoch(self) -> int:
+        return self.trainer.current_epoch if self.trainer is not None else 0
+
     def train_dataloader(self) -> Grouped:
         """Groups of `batches_per_step` minibatches of `batch_size` curves (the last group may be shorter)."""
         hp = self.hparams
         rank, world = self._rank()
         if hp.online:
             steps = hp.steps_per_epoch or max(1, hp.num_train // (hp.batch_size * world))
-            batches = OnlineBatches(self.family, self.grid, self.low, self.high, hp.batch_size, steps, hp.seed, rank)
+            batches = OnlineBatches(
+                self.family,
+                self.grid,
+                self.low,
+                self.high,
+                hp.batch_size,
+                steps,
+                hp.seed,
+                rank,
+                self._epoch,
+                self.dtype,
+            )
         else:
-            batches = TensorBatches(self.splits["train"], hp.batch_size, hp.shuffle, hp.seed, rank, world)
+            batches = TensorBatches(
+                self.splits["train"], hp.batch_size, hp.shuffle, hp.seed, rank, world, epoch=self._epoch
+            )
         return Grouped(batches, hp.batches_per_step)
 
     def _eval_batches(self, split: str) -> TensorBatches:
         rank, world = self._rank()
-        return TensorBatches(self.splits[split], self.hparams.eval_batch_size, False, self.hparams.seed, rank, world)
+        hp = self.hparams
+        return TensorBatches(self.splits[split], hp.eval_batch_size, False, hp.seed, rank, world, every_curve=True)
 
     def val_dataloader(self) -> TensorBatches:
         return self._eval_batches("val")

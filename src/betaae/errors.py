@@ -31,15 +31,33 @@ class NonFiniteLossError(BetaaeError):
     """Training produced a NaN or infinite loss."""
 
 
+class DistributedError(BetaaeError):
+    """A process of a distributed (DDP) run was lost, so the others cannot go on."""
+
+
 class InterruptedRun(BetaaeError):
-    """Training was stopped by Ctrl-C or SIGTERM; the message says how to resume."""
+    """A run or sweep was stopped by Ctrl-C or SIGTERM; the message says how to continue."""
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
 
-class SweepFailed(BetaaeError):
-    """Some jobs of a multirun failed; the others ran, and the summary says which."""
+class Abort(BaseException):
+    """Carries a BetaaeError through code that catches every Exception and would go on (Hydra's callback
+    runner, its job runner, a sweep's launcher), up to the entry point that prints it."""
 
-    exit_code = 1
+    def __init__(self, error: BetaaeError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def ours_in(error: BaseException | None) -> BetaaeError | None:
+    """The project's own error in an exception's chain of causes (OmegaConf wraps one raised in a resolver)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, BetaaeError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None

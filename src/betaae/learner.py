@@ -1,9 +1,10 @@
-"""The LightningModule that trains any CurveModel: one fast loop, Adam with ExponentialLR, epoch metrics.
+"""The LightningModule that trains any CurveModel: one fast loop, the configured optimizer and schedule
+(Adam and ExponentialLR by default), epoch metrics.
 
 What makes the loop fast on a model this small lives here once, for every model:
 - Lightning hands training_step a group of minibatches (data.Grouped); each gets its own optimizer step;
-- the optimizer is stepped by hand (manual optimization, fused Adam where the device has it);
-- plugins.LeanPrecision calls no callback hooks around each minibatch's backward and optimizer step;
+- the optimizer is stepped by hand (manual optimization, its fused kernel where it has one);
+- lightning_plugins.LeanPrecision calls no callback hooks around each minibatch's backward and optimizer step;
 - per-step losses stay on the device; metrics are reduced and logged once per epoch, against the epoch.
 """
 
@@ -15,8 +16,11 @@ import lightning as L
 import torch
 
 from betaae.model import build_model
+from betaae.optimizers import ADAM, EXPONENTIAL, build_optimizer, build_scheduler
 
-FORMAT = 2  # the checkpoint layout: hyper_parameters {"model", "lr", "gamma", "weight_decay", "data"}
+# The checkpoint layout. 3: hyper_parameters {"model", "optimizer", "scheduler", "data"}, each a plain spec
+# {"_target_": import path, **options}; 2 kept lr, gamma and weight_decay beside the model; 1 was flat.
+FORMAT = 3
 
 
 class Learner(L.LightningModule):
@@ -27,16 +31,15 @@ class Learner(L.LightningModule):
     """
 
     def __init__(
-        self, model: dict, lr: float = 5e-3, gamma: float = 0.985, weight_decay: float = 0.0, data: dict | None = None
+        self, model: dict, optimizer: dict | None = None, scheduler: dict | None = None, data: dict | None = None
     ) -> None:
         super().__init__()
         data = dict(data or {"family": "beta", "grid_low": 0.01, "grid_high": 0.99, "num_points": 100})
         self.save_hyperparameters(
             {
                 "model": dict(model),
-                "lr": float(lr),
-                "gamma": float(gamma),
-                "weight_decay": float(weight_decay),
+                "optimizer": dict(optimizer or ADAM),
+                "scheduler": dict(scheduler or EXPONENTIAL),
                 "data": data,
                 "betaae_format": FORMAT,
             },
@@ -151,10 +154,12 @@ class Learner(L.LightningModule):
         bad = ~torch.isfinite(torch.stack(rows)[:, 0])
         return (int(bad.nonzero()[0, 0]) if bool(bad.any()) else None), len(rows)
 
+    @property
+    def lr(self) -> float:
+        """The optimizer's learning rate as configured (what a user would lower after a non-finite loss)."""
+        return float(self.hparams.optimizer.get("lr", float("nan")))
+
     def configure_optimizers(self):
-        hp = self.hparams
-        # The fused kernel is faster per step on CPU and CUDA; other devices use the default.
-        fused = self.device.type in ("cpu", "cuda")
-        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, fused=fused)
+        optimizer = build_optimizer(self.hparams.optimizer, self.parameters(), self.device.type)
         # Stepped by hand at each epoch's last batch (manual optimization): see training_step.
-        return [optimizer], [torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=hp.gamma)]
+        return [optimizer], [build_scheduler(self.hparams.scheduler, optimizer)]

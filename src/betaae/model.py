@@ -7,15 +7,14 @@ with their constraints and says what its per-curve loss is; nothing else. See "E
 
 from __future__ import annotations
 
-import importlib
 import itertools
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from betaae.config import TRAINING_OPTIONS
 from betaae.constraints import Constraint, int_list, integer, one_of
+from betaae.registry import import_path
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -87,7 +86,7 @@ class AutoEncoder(CurveModel):
     outputs_per_latent = 1  # encoder outputs per latent dimension (a VAE's encoder gives 2: mean, log-variance)
 
     def __init__(
-        self, num_points: int, latent_dims: int = 2, hidden: list[int] = (128,), activation: str = "relu"
+        self, num_points: int, latent_dims: int = 2, hidden: list[int] = (256, 128), activation: str = "gelu"
     ) -> None:
         super().__init__(num_points, latent_dims)
         hidden = [int(hidden)] if isinstance(hidden, int) else [int(h) for h in hidden]
@@ -101,16 +100,12 @@ class AutoEncoder(CurveModel):
         return self.decoder(codes)
 
 
-def split_model_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A model config's own spec ({"_target_": ..., **options}) and the training options the Learner takes."""
-    spec = {k: v for k, v in config.items() if k not in TRAINING_OPTIONS}
-    return spec, {k: config[k] for k in TRAINING_OPTIONS if k in config}
-
-
 def model_class(target: str) -> type[CurveModel]:
     """The CurveModel subclass at import path `target` (a model config's `_target_`)."""
-    module, _, name = target.rpartition(".")
-    cls = getattr(importlib.import_module(module), name, None)
+    try:
+        cls = import_path(target)
+    except AttributeError:
+        cls = None
     if not (isinstance(cls, type) and issubclass(cls, CurveModel)):
         raise TypeError(f"{target} is not a betaae.model.CurveModel subclass")
     return cls

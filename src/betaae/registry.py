@@ -1,18 +1,57 @@
-"""Name -> implementation tables for the three extension seams: families, models and inversion methods.
+"""Name -> implementation tables for two of the extension seams: families and inversion methods.
 
-A built-in registers itself with a decorator where it is defined. Code outside betaae can be named by
-its import path (`mypkg.families.Cauchy`): the module is imported on first use, which runs its decorator.
+(Models have no table: a model config names its class by import path in `_target_`, as Hydra does.)
+
+A built-in registers itself with a decorator where it is defined. Code outside betaae is found in one of
+three ways, each of which imports the module that holds the decorator:
+- by import path, `mymodule.Cauchy` (the class or function itself);
+- by module and registered name, `mymodule.cauchy` (the name given to `register`);
+- by its registered name alone, `cauchy`, once the module is imported: list it in the `extensions` option
+  (`extensions=[mymodule]`), or publish it under the `betaae.extensions` entry-point group of a package.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar
 
 from betaae.errors import ConfigError
 
 T = TypeVar("T")
+ENTRY_POINTS = "betaae.extensions"
+
+
+def import_path(path: str) -> Any:
+    """The object at import path `module.attribute` (ImportError or AttributeError if there is none)."""
+    module, _, name = path.rpartition(".")
+    if not module:
+        raise ImportError(f"{path!r} is not an import path (module.attribute)")
+    return getattr(importlib.import_module(module), name)
+
+
+def import_extensions(modules: Iterable[str], option: str = "extensions") -> None:
+    """Import the modules that register a user's families, models or methods (their decorators run)."""
+    for module in modules:
+        try:
+            importlib.import_module(str(module))
+        except ImportError as err:
+            raise ConfigError(f"{option}: cannot import {module!r} ({err}); is its folder on PYTHONPATH?") from None
+
+
+_entry_points_loaded = False
+
+
+def load_entry_points() -> None:
+    """Import every module published under the `betaae.extensions` entry-point group, once."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINTS):
+        entry.load()
 
 
 class Registry(Generic[T]):
@@ -34,18 +73,29 @@ class Registry(Generic[T]):
         return add
 
     def get(self, name: str, option: str | None = None) -> T:
-        """The item called `name`, or the one at import path `name`; a ConfigError names the known ones."""
-        if name in self._items:
+        """The item called `name` (see the module docstring); a ConfigError names the known ones."""
+        option = option or self.kind
+        if isinstance(name, str) and name in self._items:
             return self._items[name]
         if isinstance(name, str) and "." in name:
             module, _, attr = name.rpartition(".")
             try:
-                return getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError) as err:
-                raise ConfigError(f"{option or self.kind}={name!r}: cannot import it ({err})") from None
+                imported = importlib.import_module(module)
+            except ImportError as err:
+                raise ConfigError(
+                    f"{option}={name!r}: cannot import it ({err}); is its folder on PYTHONPATH?"
+                ) from None
+            if attr in self._items:  # module.registered_name: importing the module registered it
+                return self._items[attr]
+            if hasattr(imported, attr):
+                return getattr(imported, attr)
+            raise ConfigError(f"{option}={name!r}: {module} has no {attr} and registers no {self.kind} named {attr!r}")
+        load_entry_points()
+        if name in self._items:
+            return self._items[name]
         raise ConfigError(
-            f"{option or self.kind}={name!r} is not allowed: must be one of {', '.join(self._items)} "
-            f"(or the import path of your own {self.kind})"
+            f"{option}={name!r} is not allowed: must be one of {', '.join(self._items)} "
+            f"(or your own {self.kind}: mymodule.{name}, or list its module in extensions=[mymodule])"
         )
 
     def ref(self, item: T) -> str:

@@ -23,8 +23,8 @@ class VAE(AutoEncoder):
         self,
         num_points: int,
         latent_dims: int = 2,
-        hidden: list[int] = (128,),
-        activation: str = "relu",
+        hidden: list[int] = (256, 128),
+        activation: str = "gelu",
         beta: float = 1e-3,
     ) -> None:
         super().__init__(num_points, latent_dims, hidden, activation)

@@ -1,4 +1,4 @@
-"""Side-by-side measurements on this machine: `python -m betaae.bench` prints a table and writes JSON.
+"""Side-by-side measurements on this machine: `python benchmarks/bench.py` prints a table and writes JSON.
 
 (a) data: the notebook's per-curve loop against the data module's vectorized build;
 (b) steps: the project's Lightning loop (Learner) against a plain PyTorch loop with the same model,
@@ -32,27 +32,28 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from betaae.checkpoints import load_model
+from betaae.console import quiet_lightning
 from betaae.data import CurveDataModule, OnlineBatches, TensorBatches
+from betaae.evaluation import QUALITY_MARKS
 from betaae.inversion import invert
 from betaae.learner import Learner
-from betaae.model import build_model, split_model_config
+from betaae.lightning_plugins import LeanPrecision
+from betaae.model import build_model
+from betaae.optimizers import build_optimizer, build_scheduler
 from betaae.outputs import write_json
-from betaae.plugins import LeanPrecision
-from betaae.train_run import lightning_console
 
-ROOT = Path(__file__).resolve().parents[2]
-QUALITY_MARKS = (0.038, 0.002)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def default_config(overrides: list[str] | None = None) -> tuple[dict, dict, dict, int]:
     """(model spec, training options, data options, epochs) of `python train.py overrides`."""
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides or [])
-    model = OmegaConf.to_container(cfg.model, resolve=True)
-    data = OmegaConf.to_container(cfg.data, resolve=True)
+    plain = {key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("model", "data", "optimizer", "scheduler")}
+    data = plain["data"]
     data.pop("_target_")
-    spec, training = split_model_config(model)
-    return spec, training, data, int(cfg.trainer.max_epochs)
+    training = {"optimizer": plain["optimizer"], "scheduler": plain["scheduler"]}
+    return plain["model"], training, data, int(cfg.trainer.max_epochs)
 
 
 def seed_style_curves(n: int, num_points: int = 100) -> torch.Tensor:
@@ -104,7 +105,7 @@ def lightning_rate(spec: dict, training: dict, batch_size: int, num_train: int, 
     torch.manual_seed(0)
     learner = Learner(model=spec, **training, data=dm.spec)
     clock = _StepClock()
-    with lightning_console():  # as quiet as a run
+    with quiet_lightning():  # as quiet as a run
         trainer = L.Trainer(
             max_epochs=epochs,
             accelerator=device,
@@ -132,13 +133,16 @@ def plain_rate(spec: dict, training: dict, batch_size: int, num_train: int, epoc
     # The module's own optimizer and schedule, so that both loops step exactly the same way.
     (optimizer,), (schedule,) = learner.configure_optimizers()
     model = learner.model
-    batches = TensorBatches(tuple(t.to(dev) for t in dm.splits["train"]), batch_size, True, 0)
+    now = {"epoch": 0}
+    batches = TensorBatches(
+        tuple(t.to(dev) for t in dm.splits["train"]), batch_size, True, 0, epoch=lambda: now["epoch"]
+    )
     steps, started = 0, time.perf_counter()
     for epoch in range(epochs):
         if epoch == 1:
             _sync(dev)
             started = time.perf_counter()
-        batches.set_epoch(epoch)
+        now["epoch"] = epoch
         for curves, _ in batches:
             optimizer.zero_grad(set_to_none=True)
             loss = (model(curves) - curves).pow(2).sum()
@@ -180,11 +184,8 @@ def plain_run(overrides: list[str], device: str) -> dict:
     train, val, test = (dm.splits[s][0].to(dev) for s in ("train", "val", "test"))
     torch.manual_seed(data["seed"])
     model = build_model(spec, data["num_points"]).to(dev)
-    fused = dev.type in ("cpu", "cuda")
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=training["lr"], weight_decay=training.get("weight_decay", 0.0), fused=fused
-    )
-    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=training["gamma"])
+    optimizer = build_optimizer(training["optimizer"], model.parameters(), dev.type)
+    schedule = build_scheduler(training["scheduler"], optimizer)
     generator = torch.Generator().manual_seed(data["seed"])
     batch, vals = data["batch_size"], []
     _sync(dev)
@@ -231,9 +232,6 @@ def train_script(out_dir: Path, overrides: list[str]) -> dict:
     if result.returncode != 0:
         raise RuntimeError(f"train.py {' '.join(overrides)} failed: {result.stderr.strip().splitlines()[-1:]}")
     metrics = json.loads((out_dir / "metrics.json").read_text())
-    history = np.genfromtxt(out_dir / "history.csv", delimiter=",", names=True)
-    last_third = history["val_sse_per_curve"][2 * len(history) // 3 :]
-    best_so_far = np.minimum.accumulate(history["val_sse_per_curve"])[2 * len(history) // 3 :]
     return {
         "overrides": overrides,
         "wall_s": wall,
@@ -242,7 +240,7 @@ def train_script(out_dir: Path, overrides: list[str]) -> dict:
         "test_sse_per_curve": metrics["test/sse_per_curve"],
         "val_sse_per_curve_best": metrics["val/sse_per_curve_best"],
         **{f"train_s_to_sse_{m:g}": metrics[f"train_s_to_sse_{m:g}"] for m in QUALITY_MARKS},
-        "smooth_end": bool(np.all(last_third <= 2 * best_so_far)),
+        "smooth_end": metrics["late_val_spikes"] == 0,
     }
 
 

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from betaae import plots
 from betaae.checkpoints import Checkpointed, load_model
-from betaae.config import check_options, plain, require
+from betaae.checks import check_options, plain, require
 from betaae.constraints import one_of
 from betaae.errors import ConfigError, TargetError
 from betaae.families import Family
@@ -299,3 +299,16 @@ def print_summary(out: Path, summary: dict, rows: list[dict], names: tuple[str, 
             )
     lines.append(f"outputs: {out}/ (inversion.json{', inversion.csv' if len(rows) > 1 else ''}, inversion.png)")
     print("\n".join(lines), flush=True)
+
+
+def main(cfg: DictConfig) -> float:
+    """What `python invert.py` does; returns the median residual."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from betaae import job
+    from betaae.rundirs import claim
+
+    out = HydraConfig.get().runtime.output_dir if HydraConfig.initialized() else cfg.paths.output_dir
+    job.set_run(out, "invert")
+    claim(Path(out), "hydra.run.dir", what="an inversion")
+    return run_inversion(cfg)["median_residual"]

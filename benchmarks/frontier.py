@@ -1,4 +1,4 @@
-"""The time-quality frontier of finished sweeps: `python -m betaae.frontier SWEEP_DIR [SWEEP_DIR ...] [--out FILE]`.
+"""The time-quality frontier of finished sweeps: `python benchmarks/frontier.py SWEEP_DIR [SWEEP_DIR ...] [--out FILE]`.
 
 Reads each sweep's summary.csv (sweeps of the same settings, such as a study run in parts), finds the jobs
 that no other job beats on both training time and test SSE per curve (the Pareto front), draws all jobs
@@ -13,7 +13,7 @@ import csv
 import math
 from pathlib import Path
 
-from betaae.compare import setting
+from betaae.hparams import setting
 from betaae.outputs import save_figure
 
 TIME, ERROR = "train_time_s", "test/sse_per_curve"
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for row in rows:
         row[TIME], row[ERROR] = float(row[TIME]), float(row[ERROR])
     varying = list(dict.fromkeys(k for d in args.sweep_dirs for k in swept_settings(str(d)) or []))
-    conf = Path(__file__).resolve().parents[2] / "conf"
+    conf = Path(__file__).resolve().parents[1] / "conf"
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         defaults = compose(config_name="train")
     default = next((r for r in rows if is_default(r, varying, defaults)), None)

@@ -24,8 +24,8 @@ DEFINING = (
     "latent_dims",
     "model.hidden",
     "model.activation",
-    "model.lr",
-    "model.gamma",
+    "optimizer.lr",
+    "scheduler.gamma",
     "data.batch_size",
     "trainer.max_epochs",
 )
@@ -36,8 +36,8 @@ LABELS = {  # how each defining setting reads in that column, e.g. "beta, autoen
     "latent_dims": "latent {}",
     "model.hidden": "{}",
     "model.activation": "{}",
-    "model.lr": "lr {}",
-    "model.gamma": "gamma {}",
+    "optimizer.lr": "lr {}",
+    "scheduler.gamma": "gamma {}",
     "data.batch_size": "batch {}",
     "trainer.max_epochs": "{} epochs",
 }
@@ -45,7 +45,7 @@ METRICS = ("val/sse_per_curve_best", "test/sse_per_curve", "train/elapsed_s")
 
 
 def override_key(override: str) -> str:
-    """The config key an override sets: `+model.lr=1e-3` -> `model.lr`, `model=vae` -> `model`."""
+    """The config key an override sets: `+optimizer.lr=1e-3` -> `optimizer.lr`, `model=vae` -> `model`."""
     return override.split("=", 1)[0].lstrip("+~")
 
 

@@ -1,0 +1,59 @@
+"""Stopping on request: SIGTERM stops a run as Ctrl-C does, with one line and an exit code, wherever it lands.
+
+While Lightning trains, it has its own SIGTERM handler that stops at the end of the current step (and so
+keeps the last checkpoint exact); ours then does nothing. Anywhere else, ours raises Terminated, which,
+like KeyboardInterrupt, is not an Exception, so no handler meant for errors swallows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived outside training."""
+
+
+_fitting = False
+
+
+def _on_sigterm(signum: int, frame) -> None:
+    if not _fitting:
+        raise Terminated()
+
+
+def install() -> None:
+    """Turn SIGTERM into Terminated in this process (the main thread's, where Python runs handlers)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+@contextlib.contextmanager
+def lightning_stops() -> Iterator[None]:
+    """While this block runs, SIGTERM is Lightning's to handle (it stops training at the next step)."""
+    global _fitting
+    _fitting = True
+    try:
+        yield
+    finally:
+        _fitting = False
+
+
+def stop_when_orphaned(interval: float = 1.0, grace: float = 60.0) -> None:
+    """In a process a sweep or a DDP run started: if the process that started it dies (even by kill -9), stop
+    as if it had sent SIGTERM, so that nothing goes on writing into a sweep that has ended."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)  # time to finish the current step and close the files
+        os._exit(143)
+
+    threading.Thread(target=watch, name="betaae-orphan-watch", daemon=True).start()
