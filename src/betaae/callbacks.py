@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import ProgressBar
 from tqdm.auto import tqdm
 
 from betaae.errors import NonFiniteLossError
+from betaae.threads import Governor
 
 SHOWN = {"train/sse_per_curve": "train", "val/sse_per_curve": "val"}
 HISTORY_COLUMNS = ("epoch", "lr", "train_sse_per_curve", "val_sse_per_curve", "elapsed_s")
@@ -208,3 +209,20 @@ class LatentImages(L.Callback):
         latent, params = latent.numpy(), params.numpy()
         for i, name in enumerate(names):
             writer.add_figure(f"val/latent_by_{name}", plots.latent_scatter(latent, params[:, i], name), epoch)
+
+
+class FollowTheLoad(L.Callback):
+    """Sets torch's CPU thread count from the machine's load a few times a second (betaae.threads)."""
+
+    def __init__(self, most: int) -> None:
+        self.governor = Governor(most)
+        self.active = False
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.active = pl_module.device.type == "cpu"
+        if self.active:
+            self.governor.start()
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        if self.active:
+            self.governor.update()

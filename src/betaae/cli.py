@@ -52,6 +52,7 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("run_dir", rundirs.run_dir, replace=True, use_cache=True)
     OmegaConf.register_new_resolver("hydra_subdir", rundirs.hydra_subdir, replace=True)
     OmegaConf.register_new_resolver("job_dirname", sweep.job_dirname, replace=True)
+    OmegaConf.register_new_resolver("sweep_jobs", sweep.sweep_jobs, replace=True, use_cache=True)
 
 
 def one_line(error: BaseException) -> str:

@@ -17,6 +17,7 @@ import torch
 
 from betaae.errors import ConfigError, ResourceError
 from betaae.families import Family, get_family, make_grid
+from betaae.outputs import available_memory_host
 
 SPLITS = ("train", "val", "test")
 GIB = 2**30
@@ -43,12 +44,7 @@ def available_memory(device: torch.device) -> int | None:
     """Bytes that can still be allocated on the device (host: MemAvailable), or None if unknown."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as meminfo:
-            fields = dict(line.split(":", 1) for line in meminfo)
-        return int(fields["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        return None
+    return available_memory_host()
 
 
 def _fixed_epoch() -> int:

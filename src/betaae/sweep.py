@@ -36,7 +36,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from betaae.commands import override, script, shell
 from betaae.errors import Abort, BetaaeError, ResumeError, ours_in
 from betaae.hparams import override_key, run_settings, write_experiment
-from betaae.outputs import atomic_write_bytes, save_figure, write_csv
+from betaae.outputs import atomic_write_bytes, available_memory_host, save_figure, write_csv
 from betaae.rundirs import check_path_length, expand, holds_files, lock_run, release_locks, remove_created, unique_dir
 
 log = logging.getLogger("betaae")
@@ -46,6 +46,16 @@ SWEEP_PID = "BETAAE_SWEEP_PID"  # set by the sweep's own process, so that its wo
 DEFAULT_METRIC = "val/sse_per_curve_best"
 FIGURES = ("val/sse_per_curve_best", "test/sse_per_curve", "test/sse_per_curve_median", "train_time_s")
 _active: dict[str, Any] = {}  # the sweep this process runs: its directory, record and metric
+
+
+def sweep_jobs() -> int:
+    """How many jobs a sweep runs at once by default: one per core (as joblib counts them, cgroup limits and
+    CPU affinity included), and no more than the memory holds at about 1 GiB per job."""
+    from joblib import cpu_count
+
+    free = available_memory_host()
+    by_memory = max(1, int(free // 2**30)) if free is not None else cpu_count()
+    return max(1, min(cpu_count(), by_memory))
 
 
 def short_value(value: str) -> str:

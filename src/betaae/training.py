@@ -23,7 +23,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from betaae import hparams, job, plots, signals
-from betaae.callbacks import HISTORY_COLUMNS, FiniteLossGuard, History
+from betaae.callbacks import HISTORY_COLUMNS, FiniteLossGuard, FollowTheLoad, History
 from betaae.checks import require_known_keys, signature_keys
 from betaae.commands import override, script, shell
 from betaae.console import quiet_lightning
@@ -35,7 +35,7 @@ from betaae.lightning_plugins import AtomicCheckpointIO, LeanPrecision
 from betaae.model import mean_terms, sse
 from betaae.outputs import atomic_write_bytes, save_figure, write_csv, write_json
 from betaae.resume import Resume, write_resume_record
-from betaae.threads import limit_threads
+from betaae.threads import thread_plan
 
 
 @dataclass
@@ -86,7 +86,8 @@ def _option_named(node: DictConfig, section: str, error: BaseException) -> str:
 
 def build_run(cfg: DictConfig, resume: Resume | None) -> Run:
     """The data module, the learner, the callbacks, the loggers and the Trainer of a checked config."""
-    limit_threads(cfg)
+    threads, follow = thread_plan(cfg)
+    torch.set_num_threads(threads)
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = build(cfg.data, "data.")
     plain = OmegaConf.to_container(cfg, resolve=True)
@@ -103,10 +104,11 @@ def build_run(cfg: DictConfig, resume: Resume | None) -> Run:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     # LeanPrecision is 32-bit: another precision keeps Lightning's own plugin (and its per-step hooks).
     lean = cfg.trainer.get("precision") in (None, 32, "32", "32-true")
+    ours = [history, FiniteLossGuard(), *([FollowTheLoad(threads)] if follow else [])]
     trainer: L.Trainer = build(
         cfg.trainer,
         "trainer.",
-        callbacks=[*callbacks, history, FiniteLossGuard()],
+        callbacks=[*callbacks, *ours],
         logger=loggers or False,
         plugins=[AtomicCheckpointIO(), *([LeanPrecision()] if lean else [])],
         enable_progress_bar=show_bar,
@@ -209,7 +211,7 @@ def evaluate(run: Run) -> dict[str, Any]:
             "global_step": run.trainer.global_step,
             "train_time_s": rows[-1]["elapsed_s"] if rows else 0.0,
             **{f"train_s_to_sse_{mark:g}": history.seconds_to(mark) for mark in QUALITY_MARKS},
-            "num_threads": torch.get_num_threads(),
+            "threads": threads_used(run.trainer),
             "device": str(run.trainer.strategy.root_device),
             "best_checkpoint": best,
         }
@@ -275,13 +277,30 @@ def train(cfg: DictConfig, resume: Resume | None = None) -> dict:
         return metrics
 
 
+def _governor(trainer: L.Trainer):
+    return next((c.governor for c in trainer.callbacks if isinstance(c, FollowTheLoad)), None)
+
+
+def threads_line(trainer: L.Trainer) -> str:
+    """The start line's word on threads: a fixed count, or all the cores, fewer while the CPU is shared."""
+    governor = _governor(trainer)
+    if governor is None:
+        return f"{torch.get_num_threads()} threads"
+    return f"{governor.most} threads, fewer while other processes use the CPU"
+
+
+def threads_used(trainer: L.Trainer) -> str:
+    governor = _governor(trainer)
+    return governor.describe() if governor is not None else f"{torch.get_num_threads()} threads"
+
+
 def print_start(run: Run) -> None:
     """One line before training: the model, its size, the device; and what a resume continues from."""
     if in_multirun():
         return
     params = sum(p.numel() for p in run.learner.model.parameters())
     device = run.trainer.strategy.root_device
-    where = f"{device.type}" + (f" ({torch.get_num_threads()} threads)" if device.type == "cpu" else "")
+    where = f"{device.type}" + (f" ({threads_line(run.trainer)})" if device.type == "cpu" else "")
     if run.trainer.world_size > 1:
         where += f", {run.trainer.world_size} processes"
     name = type(run.learner.model).__name__
