@@ -1,15 +1,22 @@
-"""Side-by-side measurements on this machine: `python benchmarks/bench.py` prints a table and writes JSON.
+"""Side-by-side measurements on this machine: `python benchmarks/bench.py [--only a,b] [--quick]` prints a
+table and writes bench-results/bench.json (docs/performance.md shows and explains the figures).
 
 (a) data: the notebook's per-curve loop against the data module's vectorized build;
-(b) steps: the project's Lightning loop (Learner) against a plain PyTorch loop with the same model,
-    optimizer, batch size and data, in steps per second;
-(c) end to end: a default `python train.py` (its whole train_time_s: validation, checkpoints, images
-    and logging included) against a careful plain loop with the same architecture and settings that
-    also validates every epoch; plus time to quality;
-(d) presets: experiment=quick (and, on a GPU, experiment=gpu_fast), wall time and quality;
-(e) inversion: Nelder-Mead per target against the batched optimizer on many targets;
-(f) answers: how fast a bad option, --help, --cfg job and one inversion come back;
-(g) on a GPU only: online data drawn on the device at large batch, in curves per second.
+(b) steps: the Lightning loop (Learner) against a plain loop, same model, optimizer and batches;
+(c) seeds: the default `python train.py` and `experiment=quick` at seeds 0-4, each alone: wall time from the
+    shell and every quality figure, as mean ± sd over the seeds;
+(d) against the plain loop: the default run's train_time_s against a careful plain PyTorch loop with the same
+    settings (benchmarks/plain_loop.py), under the same conditions: alone, two started together, and beside
+    a busy process of our own (a bounded busy loop on one core). The plain loop uses torch's own thread
+    count alone and one thread when the CPU is shared (two threads per process collapse then);
+(e) threads: the default run alone against fixed thread counts, to check that following the load costs
+    nothing on an idle machine;
+(f) sweeps: a 4-job sweep of the default model with the default launcher (jobs side by side) against the
+    basic launcher (one after another);
+(g) the test set: the default checkpoint's test mean on several independent draws of the test set, against
+    plain uniform draws of the same size (why the test set is importance-sampled);
+(h) inversion: 1,000 targets with intervals, Nelder-Mead and the batched method;
+(i) answers: how fast a refusal, --help, --cfg job and one inversion come back.
 Timings are medians or bests of repeats, never asserted anywhere: this is a benchmark, not a test.
 """
 
@@ -28,32 +35,26 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-from betaae.checkpoints import load_model
 from betaae.console import quiet_lightning
-from betaae.data import CurveDataModule, OnlineBatches, TensorBatches
-from betaae.evaluation import QUALITY_MARKS
-from betaae.inversion import invert
+from betaae.data import CurveDataModule, TensorBatches
 from betaae.learner import Learner
 from betaae.lightning_plugins import LeanPrecision
-from betaae.model import build_model
-from betaae.optimizers import build_optimizer, build_scheduler
 from betaae.outputs import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def default_config(overrides: list[str] | None = None) -> tuple[dict, dict, dict, int]:
-    """(model spec, training options, data options, epochs) of `python train.py overrides`."""
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides or [])
-    plain = {key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("model", "data", "optimizer", "scheduler")}
-    data = plain["data"]
-    data.pop("_target_")
-    training = {"optimizer": plain["optimizer"], "scheduler": plain["scheduler"]}
-    return plain["model"], training, data, int(cfg.trainer.max_epochs)
+QUIET = ["callbacks.latent_images.every_n_epochs=0"]
+FIGURES = (
+    "test/sse_per_curve",
+    "test/sse_per_curve_median",
+    "test/sse_per_curve_p90",
+    "test/sse_per_curve_p99",
+    "test/sse_per_curve_max",
+    "test/sse_per_curve_edge",
+    "val/sse_per_curve_best",
+    "train_time_s",
+    "late_val_spikes",
+)
 
 
 def seed_style_curves(n: int, num_points: int = 100) -> torch.Tensor:
@@ -71,7 +72,7 @@ def bench_data(n: int, repeats: int) -> dict:
     started = time.perf_counter()
     seed_style_curves(n)
     loop_s = time.perf_counter() - started
-    dm = CurveDataModule(num_train=n)
+    dm = CurveDataModule(num_train=n, online=False)
     dm.build_split("train", n)  # warm-up: first-call allocations and kernel selection
     times = []
     for _ in range(repeats):
@@ -82,28 +83,25 @@ def bench_data(n: int, repeats: int) -> dict:
     return {"curves": n, "loop_s": loop_s, "vectorized_s": ours, "speedup": loop_s / ours}
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 class _StepClock(L.Callback):
     """Steps per second over every epoch after the first (which pays for warm-up)."""
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch == 1:
-            _sync(pl_module.device)
             self.started, self.first_step = time.perf_counter(), trainer.global_step
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        _sync(pl_module.device)
         self.rate = (trainer.global_step - self.first_step) / (time.perf_counter() - self.started)
 
 
-def lightning_rate(spec: dict, training: dict, batch_size: int, num_train: int, epochs: int, device: str) -> float:
-    dm = CurveDataModule(num_train=num_train, num_val=100, num_test=100, batch_size=batch_size)
+def _learner(batch_size: int, num_train: int) -> tuple[CurveDataModule, Learner]:
+    dm = CurveDataModule(num_train=num_train, num_val=100, num_test=100, batch_size=batch_size, online=False)
     torch.manual_seed(0)
-    learner = Learner(model=spec, **training, data=dm.spec)
+    return dm, Learner(model={"_target_": "betaae.model.AutoEncoder"}, data=dm.spec)
+
+
+def lightning_rate(batch_size: int, num_train: int, epochs: int, device: str) -> float:
+    dm, learner = _learner(batch_size, num_train)
     clock = _StepClock()
     with quiet_lightning():  # as quiet as a run
         trainer = L.Trainer(
@@ -123,14 +121,12 @@ def lightning_rate(spec: dict, training: dict, batch_size: int, num_train: int, 
     return clock.rate
 
 
-def plain_rate(spec: dict, training: dict, batch_size: int, num_train: int, epochs: int, device: str) -> float:
-    """The reference: a hand-written loop, same model, optimizer, schedule and batches, data on the device."""
+def plain_rate(batch_size: int, num_train: int, epochs: int, device: str) -> float:
+    """A hand-written loop with the module's own optimizer and schedule, the same batches, data on the device."""
     dev = torch.device("cuda" if device == "gpu" else device)
-    dm = CurveDataModule(num_train=num_train, num_val=100, num_test=100, batch_size=batch_size)
+    dm, learner = _learner(batch_size, num_train)
     dm.setup()
-    torch.manual_seed(0)
-    learner = Learner(model=spec, **training, data=dm.spec).to(dev)
-    # The module's own optimizer and schedule, so that both loops step exactly the same way.
+    learner = learner.to(dev)
     (optimizer,), (schedule,) = learner.configure_optimizers()
     model = learner.model
     now = {"epoch": 0}
@@ -140,7 +136,6 @@ def plain_rate(spec: dict, training: dict, batch_size: int, num_train: int, epoc
     steps, started = 0, time.perf_counter()
     for epoch in range(epochs):
         if epoch == 1:
-            _sync(dev)
             started = time.perf_counter()
         now["epoch"] = epoch
         for curves, _ in batches:
@@ -150,135 +145,218 @@ def plain_rate(spec: dict, training: dict, batch_size: int, num_train: int, epoc
             optimizer.step()
             steps += epoch >= 1
         schedule.step()
-    _sync(dev)
     return steps / (time.perf_counter() - started)
 
 
 def bench_steps(batch_sizes: list[int], steps_per_epoch: int, repeats: int, device: str) -> list[dict]:
-    spec, training, _, _ = default_config()
     rows = []
     for batch_size in batch_sizes:
         plain, lightning = [], []
         for _ in range(repeats):  # interleaved, so that a noisy moment hurts both sides alike
-            plain.append(plain_rate(spec, training, batch_size, batch_size * steps_per_epoch, 3, device))
-            lightning.append(lightning_rate(spec, training, batch_size, batch_size * steps_per_epoch, 3, device))
+            plain.append(plain_rate(batch_size, batch_size * steps_per_epoch, 3, device))
+            lightning.append(lightning_rate(batch_size, batch_size * steps_per_epoch, 3, device))
+        best_plain, best_ours = max(plain), max(lightning)
         rows.append(
             {
                 "batch_size": batch_size,
-                "plain_steps_per_s": max(plain),
-                "lightning_steps_per_s": max(lightning),
-                "ratio": max(lightning) / max(plain),
+                "plain_steps_per_s": best_plain,
+                "lightning_steps_per_s": best_ours,
+                "ratio": best_ours / best_plain,
             }
         )
     return rows
 
 
-def plain_run(overrides: list[str], device: str) -> dict:
-    """A careful plain PyTorch loop with the run's architecture and settings, end to end: every epoch trains
-    on whole-batch slices of a reshuffled tensor on the device and measures val SSE per curve (kept on the
-    device), as the run does; no checkpoints, images or logging. Timed like train_time_s."""
-    dev = torch.device("cuda" if device == "gpu" else device)
-    spec, training, data, epochs = default_config(overrides)
-    dm = CurveDataModule(**data)
-    dm.setup()
-    train, val, test = (dm.splits[s][0].to(dev) for s in ("train", "val", "test"))
-    torch.manual_seed(data["seed"])
-    model = build_model(spec, data["num_points"]).to(dev)
-    optimizer = build_optimizer(training["optimizer"], model.parameters(), dev.type)
-    schedule = build_scheduler(training["scheduler"], optimizer)
-    generator = torch.Generator().manual_seed(data["seed"])
-    batch, vals = data["batch_size"], []
-    _sync(dev)
-    started = time.perf_counter()
-    elapsed = []
-    for _ in range(epochs):
-        shuffled = train[torch.randperm(train.shape[0], generator=generator).to(dev)]
-        model.train()
-        for start in range(0, shuffled.shape[0], batch):
-            curves = shuffled[start : start + batch]
-            optimizer.zero_grad(set_to_none=True)
-            loss = (model(curves) - curves).pow(2).sum()
-            loss.backward()
-            optimizer.step()
-        schedule.step()
-        model.eval()
-        with torch.no_grad():
-            vals.append((model(val) - val).pow(2).sum(dim=1).mean())
-        elapsed.append(time.perf_counter() - started)
-    _sync(dev)
-    seconds = time.perf_counter() - started
-    with torch.no_grad():
-        test_sse = float((model(test) - test).pow(2).sum(dim=1).mean())
-    val_curve = torch.stack(vals).cpu().numpy()
-    reached = {f"s_to_sse_{m:g}": next((t for t, v in zip(elapsed, val_curve) if v <= m), None) for m in QUALITY_MARKS}
-    return {
-        "train_s": seconds,
-        "test_sse_per_curve": test_sse,
-        "val_sse_per_curve_best": float(val_curve.min()),
-        **reached,
-    }
+def start_train(out_dir: Path, overrides: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), f"hydra.run.dir={out_dir}", *overrides],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish_train(process: subprocess.Popen, out_dir: Path, started: float) -> dict:
+    _, stderr = process.communicate()
+    wall = time.time() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"train.py failed: {stderr.strip().splitlines()[-1:]}")
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    return {"wall_s": wall, **{k: metrics.get(k) for k in FIGURES}, "threads": metrics.get("threads")}
 
 
 def train_script(out_dir: Path, overrides: list[str]) -> dict:
     """`python train.py overrides` as a user runs it: wall time from the shell, the rest from metrics.json."""
     started = time.time()
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), f"hydra.run.dir={out_dir}", *overrides],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    wall = time.time() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"train.py {' '.join(overrides)} failed: {result.stderr.strip().splitlines()[-1:]}")
-    metrics = json.loads((out_dir / "metrics.json").read_text())
+    return finish_train(start_train(out_dir, overrides), out_dir, started)
+
+
+def start_plain(overrides: list[str], threads: int | None, out: Path) -> subprocess.Popen:
+    args = [sys.executable, str(ROOT / "benchmarks" / "plain_loop.py"), "--out", str(out)]
+    args += ["--threads", str(threads)] if threads else []
+    return subprocess.Popen([*args, *overrides], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def finish_plain(process: subprocess.Popen, out: Path) -> dict:
+    _, stderr = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"plain_loop.py failed: {stderr.strip().splitlines()[-1:]}")
+    return json.loads(out.read_text())
+
+
+def busy_loop(seconds: float) -> subprocess.Popen:
+    """A CPU-bound process on one core that stops by itself."""
+    code = f"import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def spread(values: list[float]) -> dict:
+    values = [float(v) for v in values if v is not None]
     return {
+        "mean": statistics.fmean(values),
+        "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "values": values,
+    }
+
+
+def bench_seeds(tmp: Path, overrides: list[str], seeds: list[int], name: str) -> dict:
+    runs = [train_script(tmp / f"{name}{seed}", [*overrides, f"seed={seed}"]) for seed in seeds]
+    keys = ["wall_s", *FIGURES]
+    return {
+        "seeds": seeds,
         "overrides": overrides,
-        "wall_s": wall,
-        "train_time_s": metrics["train_time_s"],
-        "epochs": metrics["epochs"],
-        "test_sse_per_curve": metrics["test/sse_per_curve"],
-        "val_sse_per_curve_best": metrics["val/sse_per_curve_best"],
-        **{f"train_s_to_sse_{m:g}": metrics[f"train_s_to_sse_{m:g}"] for m in QUALITY_MARKS},
-        "smooth_end": metrics["late_val_spikes"] == 0,
+        **{k: spread([r[k] for r in runs]) for k in keys if runs[0].get(k) is not None},
     }
 
 
-def bench_end_to_end(tmp: Path, device: str, repeats: int, extra: list[str]) -> dict:
-    overrides = [f"trainer.accelerator={device}", *extra]
-    runs, plains = [], []
-    for i in range(repeats):  # interleaved, so that a noisy moment hurts both sides alike
-        runs.append(train_script(tmp / f"default{i}", overrides))
-        plains.append(plain_run(extra, device))
-    run = min(runs, key=lambda r: r["train_time_s"])
-    plain = min(plains, key=lambda r: r["train_s"])
-    return {"run": run, "plain": plain, "ratio": run["train_time_s"] / plain["train_s"], "repeats": repeats}
+def bench_conditions(tmp: Path, overrides: list[str], busy_s: float) -> dict:
+    """The default run and the plain loop alone, two of each started together, and each beside a busy loop."""
+    out: dict = {}
+    cores = os.cpu_count() or 1
+    started = time.time()
+    out["alone"] = {"run": finish_train(start_train(tmp / "alone", overrides), tmp / "alone", started)}
+    out["alone"]["plain"] = finish_plain(start_plain(overrides, None, tmp / "p_alone.json"), tmp / "p_alone.json")
+    started = time.time()
+    pair = [start_train(tmp / f"pair{i}", overrides) for i in range(2)]
+    out["two together"] = {"run": [finish_train(p, tmp / f"pair{i}", started) for i, p in enumerate(pair)]}
+    pair = [start_plain(overrides, 1 if cores <= 2 else None, tmp / f"p_pair{i}.json") for i in range(2)]
+    out["two together"]["plain"] = [finish_plain(p, tmp / f"p_pair{i}.json") for i, p in enumerate(pair)]
+    busy, started = busy_loop(busy_s), time.time()
+    out["beside a busy loop"] = {"run": finish_train(start_train(tmp / "busy", overrides), tmp / "busy", started)}
+    busy.wait()
+    busy = busy_loop(busy_s)
+    plain = start_plain(overrides, 1 if cores <= 2 else None, tmp / "p_busy.json")
+    out["beside a busy loop"]["plain"] = finish_plain(plain, tmp / "p_busy.json")
+    busy.wait()
+    alone = out["alone"]["run"]["train_time_s"]
+    for case in out.values():
+        runs = case["run"] if isinstance(case["run"], list) else [case["run"]]
+        plains = case["plain"] if isinstance(case["plain"], list) else [case["plain"]]
+        case["slowdown_vs_alone"] = [r["train_time_s"] / alone for r in runs]
+        case["ratio_to_plain"] = [r["train_time_s"] / p["train_s"] for r, p in zip(runs, plains)]
+    return out
 
 
-def bench_inversion(run_dir: Path, count: int, nelder_mead_count: int) -> dict:
+def bench_threads(tmp: Path, overrides: list[str]) -> dict:
+    """The default run (threads following the load) against each fixed thread count, alone, interleaved."""
+    counts = sorted({1, os.cpu_count() or 1})
+    times: dict[str, list[float]] = {"follow the load": []}
+    for _ in range(2):
+        times["follow the load"].append(train_script(tmp / "follow", overrides)["train_time_s"])
+        for n in counts:
+            times.setdefault(f"num_threads={n}", []).append(
+                train_script(tmp / f"t{n}", [*overrides, f"num_threads={n}"])["train_time_s"]
+            )
+    best = {k: min(v) for k, v in times.items()}
+    fastest_fixed = min(v for k, v in best.items() if k != "follow the load")
+    return {"train_time_s": best, "ratio_to_fastest_fixed": best["follow the load"] / fastest_fixed}
+
+
+def bench_sweeps(tmp: Path, extra: list[str]) -> dict:
+    sweep = ["-m", "optimizer.lr=3e-3,5e-3", "scheduler.gamma=0.95,0.97", *QUIET, *extra]
+    out = {}
+    for launcher, args in (
+        ("one after another (hydra/launcher=basic)", ["hydra/launcher=basic"]),
+        ("side by side (the default)", []),
+    ):
+        started = time.time()
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "train.py"), *sweep, *args, f"hydra.sweep.dir={tmp / launcher[:4]}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"sweep failed: {result.stderr.strip().splitlines()[-1:]}")
+        out[launcher] = time.time() - started
+    first, second = out.values()
+    out["ratio"] = second / first
+    return out
+
+
+def bench_test_set(run_dir: Path, draws: int) -> dict:
+    """The test mean of one checkpoint on several independent draws of the test set, importance-sampled as a
+    run's is, and drawn plainly (uniformly) with as many curves."""
+    from betaae.checkpoints import load_model
+    from betaae.evaluation import score
+    from betaae.sampling import sample_params
+
     loaded = load_model(run_dir)
-    params = torch.tensor(np.random.default_rng(0).uniform(0.2, 5.0, size=(count, 2)))
-    targets = loaded.family.log_pdf(loaded.grid.double(), params).float()
-    nelder_mead = invert(loaded.model, targets[:nelder_mead_count], "nelder-mead")
-    batched = invert(loaded.model, targets, "adam")
+    model, family = loaded.model, loaded.family
+    sampled, uniform = [], []
+    for seed in range(draws):
+        dm = CurveDataModule(test_seed=1000 + seed)
+        sampled.append(score(model, dm, "test").mean())
+        generator = torch.Generator().manual_seed(5000 + seed)
+        params = sample_params(dm.low, dm.high, dm.hparams.num_test, generator)
+        errors = []
+        with torch.no_grad():
+            for chunk in params.split(100_000):
+                curves = family.log_pdf(dm.grid.double(), chunk).float()
+                errors.append((model.reconstruct(curves) - curves).double().pow(2).sum(dim=1))
+        uniform.append(float(torch.cat(errors).mean()))
     return {
-        "targets": count,
-        "nelder_mead_targets": nelder_mead_count,
-        "nelder_mead_s_per_target": nelder_mead.seconds / nelder_mead_count,
-        "nelder_mead_median_residual": float(nelder_mead.residual.median()),
-        "batched_s": batched.seconds,
-        "batched_median_residual": float(batched.residual.median()),
-        "batched_median_residual_same_targets": float(batched.residual[:nelder_mead_count].median()),
+        "curves": CurveDataModule().hparams.num_test,
+        "draws": draws,
+        "importance_sampled": spread(sampled),
+        "uniform": spread(uniform),
     }
+
+
+def bench_inversion(run_dir: Path, count: int) -> dict:
+    from betaae.api import invert, load_model
+
+    model = load_model(run_dir)
+    rng = np.random.default_rng(0)
+    true = 0.2 + 4.8 * rng.random((count, 2))
+    curves = model.curves(true) + rng.normal(0, 0.05, (count, len(model.grid)))
+    invert(model, curves[:5], method="adam")  # warm-up
+    out = {"targets": count}
+    for method in ("adam", "nelder-mead"):
+        started = time.perf_counter()
+        result = invert(model, curves, method=method, noise_sd=0.05)
+        out[method] = {
+            "seconds": time.perf_counter() - started,
+            "median_residual": float(np.median(result.residual_decoded_vs_target)),
+            "median_abs_error_alpha": float(np.median(np.abs(result.params[:, 0] - true[:, 0]))),
+        }
+    return out
 
 
 def bench_answers(run_dir: Path, tmp: Path, repeats: int) -> dict:
     """Wall seconds, from the shell, for the quick answers a user waits on (best of repeats)."""
+    (tmp / "bad.csv").write_text("1,2,3\n")
     commands = {
         "bad option (latent_dims=0)": ["train.py", "latent_dims=0"],
-        "bad model option (model.lr=0)": ["train.py", "model.lr=0"],
+        "bad optimizer option (optimizer.lr=0)": ["train.py", "optimizer.lr=0"],
+        "bad model option (model.hidden=[0])": ["train.py", "model.hidden=[0]"],
+        "no such GPU (trainer.accelerator=mps)": ["train.py", "trainer.accelerator=mps"],
+        "trainer.devices=0": ["train.py", "trainer.devices=0"],
+        "a finished run resumed with fewer epochs": ["train.py", f"resume={run_dir}", "trainer.max_epochs=1"],
         "train.py --help": ["train.py", "--help"],
         "train.py --cfg job": ["train.py", "--cfg", "job"],
+        "invert.py, a bad target file": ["invert.py", f"ckpt_path={run_dir}", f"targets={tmp / 'bad.csv'}"],
         "invert.py, one target": ["invert.py", f"ckpt_path={run_dir}", "alpha=2", "beta=4", f"paths.log_dir={tmp}"],
     }
     timings = {}
@@ -292,73 +370,7 @@ def bench_answers(run_dir: Path, tmp: Path, repeats: int) -> dict:
     return timings
 
 
-def bench_online(batch_size: int, steps: int, device: str) -> dict:
-    """Fresh curves drawn on the device at a large batch: curves per second."""
-    dev = torch.device("cuda" if device == "gpu" else device)
-    dm = CurveDataModule()
-    batches = OnlineBatches(dm.family, dm.grid.to(dev), dm.low, dm.high, batch_size, steps, seed=0)
-    next(iter(OnlineBatches(dm.family, dm.grid.to(dev), dm.low, dm.high, batch_size, 2, seed=1)))  # warm-up
-    _sync(dev)
-    started = time.perf_counter()
-    for _ in batches:
-        pass
-    _sync(dev)
-    return {"batch_size": batch_size, "curves_per_s": batch_size * steps / (time.perf_counter() - started)}
-
-
-def print_table(results: dict) -> None:
-    lines = [
-        f"# betaae benchmark on {results['machine']} (torch {results['torch']})",
-        "",
-        "| figure | measured |",
-        "| --- | --- |",
-    ]
-    if "data" in results:
-        d = results["data"]
-        lines.append(
-            f"| (a) data, {d['curves']:,} curves | loop {d['loop_s']:.2f} s, vectorized "
-            f"{1000 * d['vectorized_s']:.1f} ms: {d['speedup']:.0f}x |"
-        )
-    for row in results.get("steps", []):
-        lines.append(
-            f"| (b) steps/s, batch size {row['batch_size']:,} | plain {row['plain_steps_per_s']:.0f}, "
-            f"Lightning {row['lightning_steps_per_s']:.0f}: {row['ratio']:.2f}x |"
-        )
-    for key, label in (("end_to_end", "default train.py"), ("gpu_fast", "experiment=gpu_fast")):
-        if key in results:
-            e = results[key]
-            run, plain = e["run"], e["plain"]
-            marks = ", ".join(
-                f"{m:g} after {run[f'train_s_to_sse_{m:g}']:.1f} s" if run[f"train_s_to_sse_{m:g}"] else f"{m:g} never"
-                for m in QUALITY_MARKS
-            )
-            lines.append(
-                f"| (c) {label} | wall {run['wall_s']:.1f} s, train_time_s {run['train_time_s']:.1f} s vs plain "
-                f"loop {plain['train_s']:.1f} s: {e['ratio']:.2f}x; test SSE/curve {run['test_sse_per_curve']:.2e} "
-                f"(plain {plain['test_sse_per_curve']:.2e}); val reached {marks}; smooth end: {run['smooth_end']} |"
-            )
-    if "quick" in results:
-        q = results["quick"]
-        lines.append(
-            f"| (d) experiment=quick | wall {q['wall_s']:.1f} s, test SSE/curve {q['test_sse_per_curve']:.2e} |"
-        )
-    if "inversion" in results:
-        i = results["inversion"]
-        lines += [
-            f"| (e) Nelder-Mead | {1000 * i['nelder_mead_s_per_target']:.2f} ms/target, median residual "
-            f"{i['nelder_mead_median_residual']:.4f} ({i['nelder_mead_targets']} targets) |",
-            f"| (e) batched | {i['targets']:,} targets in {i['batched_s']:.2f} s, median residual "
-            f"{i['batched_median_residual']:.4f} ({i['batched_median_residual_same_targets']:.4f} on the same "
-            f"targets as Nelder-Mead) |",
-        ]
-    for name, seconds in results.get("answers", {}).items():
-        lines.append(f"| (f) {name} | {seconds:.2f} s wall |")
-    for row in results.get("online", []):
-        lines.append(f"| (g) online data, batch {row['batch_size']:,} | {row['curves_per_s']:,.0f} curves/s |")
-    print("\n".join(lines), flush=True)
-
-
-SECTIONS = ("data", "steps", "end_to_end", "quick", "inversion", "answers")
+SECTIONS = ("data", "steps", "seeds", "conditions", "threads", "sweeps", "test_set", "inversion", "answers")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -367,13 +379,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check that the benchmark runs")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
-    parser.add_argument("--repeats", type=int, default=2, help="end-to-end repeats, interleaved with the plain loop")
+    parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args(argv)
-    only = set(args.only.split(","))
-    quick, device = args.quick, args.device
-    tiny = ["data.num_train=256", "data.num_val=64", "data.num_test=64", "trainer.max_epochs=2"] if quick else []
+    only, quick, device = set(args.only.split(",")), args.quick, args.device
+    tiny = ["data.num_train=256", "data.num_val=64", "data.num_test=2000", "trainer.max_epochs=2"] if quick else []
+    base = [f"trainer.accelerator={device}", *QUIET, *tiny]
+    seeds = list(range(2 if quick else args.seeds))
     name = torch.cuda.get_device_name() if device == "gpu" else f"CPU, {os.cpu_count()} cores"
-    results: dict = {"machine": name, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    results: dict = {"machine": name, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")}
     if "data" in only:
         results["data"] = bench_data(500 if quick else 10_000, 3 if quick else 7)
     if "steps" in only:
@@ -381,24 +394,28 @@ def main(argv: list[str] | None = None) -> dict:
         results["steps"] = bench_steps(sizes, 20 if quick else 300, 1 if quick else 3, device)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if "end_to_end" in only:
-            results["end_to_end"] = bench_end_to_end(tmp, device, 1 if quick else args.repeats, tiny)
+        if "seeds" in only:
+            results["default"] = bench_seeds(tmp, base, seeds, "default")
+            results["quick"] = bench_seeds(tmp, [*base, "experiment=quick"], seeds, "quick")
             if device == "gpu":
-                results["gpu_fast"] = bench_end_to_end(tmp, device, 1, ["experiment=gpu_fast", *tiny])
-        if "quick" in only:
-            results["quick"] = train_script(tmp / "quick", [f"trainer.accelerator={device}", "experiment=quick", *tiny])
-        run = tmp / "default0" if "end_to_end" in only else None
-        if run is None and ({"inversion", "answers"} & only):
-            run = tmp / "small"
-            train_script(run, [f"trainer.accelerator={device}", "experiment=quick", *tiny])
+                results["gpu_fast"] = bench_seeds(tmp, [*base, "experiment=gpu_fast"], seeds[:1], "gpu_fast")
+        if "conditions" in only and device == "cpu":
+            results["conditions"] = bench_conditions(tmp, base, 30 if quick else 120)
+        if "threads" in only and device == "cpu":
+            results["threads"] = bench_threads(tmp, base)
+        if "sweeps" in only:
+            results["sweeps"] = bench_sweeps(tmp, [f"trainer.accelerator={device}", *tiny])
+        run = tmp / "default0"
+        if not (run / "metrics.json").exists() and ({"test_set", "inversion", "answers"} & only):
+            train_script(run, base)
+        if "test_set" in only:
+            results["test_set"] = bench_test_set(run, 3 if quick else 10)
         if "inversion" in only:
-            results["inversion"] = bench_inversion(run, 50 if quick else 1000, 10 if quick else 1000)
+            results["inversion"] = bench_inversion(run, 50 if quick else 1000)
         if "answers" in only:
             results["answers"] = bench_answers(run, tmp, 1 if quick else 3)
-    if device == "gpu":
-        results["online"] = [bench_online(b, 20 if quick else 200, device) for b in (16_384, 262_144)]
     write_json(args.out, results)
-    print_table(results)
+    print(json.dumps(results, indent=1, default=str))
     print(f"\nwritten: {args.out}")
     return results
 

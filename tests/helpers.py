@@ -128,3 +128,36 @@ def quiet_trainer(accelerator: str = "cpu", **kwargs):
         log_every_n_steps=1,
         **kwargs,
     )
+
+
+def exact_beta_model(grid_low: float = 0.01, grid_high: float = 0.99, num_points: int = 100):
+    """An api.Model whose decoder is the Beta family itself: code (log alpha, log beta) -> the exact log-pdf,
+    and whose encoder is exact too (a least-squares fit on the family's sufficient statistics). Inverting
+    through it is least squares on the family: what the uncertainty and verdict machinery is checked against."""
+    import torch
+
+    from betaae.api import Model
+    from betaae.checkpoints import Checkpointed
+    from betaae.families import get_family, make_grid
+    from betaae.model import CurveModel
+
+    family = get_family("beta")
+
+    class ExactBeta(CurveModel):
+        def __init__(self) -> None:
+            super().__init__(num_points, 2)
+            grid = make_grid(grid_low, grid_high, num_points).double()
+            self.register_buffer("grid", grid)
+            self.register_buffer("stats", torch.stack([grid.log(), (-grid).log1p(), torch.ones_like(grid)], dim=1))
+            self.scale = torch.nn.Parameter(torch.ones(()))  # a parameter, so that the model has a dtype
+
+        def decode(self, codes: torch.Tensor) -> torch.Tensor:
+            return family.log_pdf(self.grid, codes.double().exp()).to(codes.dtype) * self.scale
+
+        def encode(self, curves: torch.Tensor) -> torch.Tensor:
+            coefficients = torch.linalg.lstsq(self.stats, curves.double().T).solution.T  # (alpha-1, beta-1, c)
+            return (coefficients[:, :2] + 1).clamp_min(1e-6).log().to(curves.dtype)
+
+    data = {"family": "beta", "params": {"alpha": [0.0, 5.0], "beta": [0.0, 5.0]}, "grid_low": grid_low,
+            "grid_high": grid_high, "num_points": num_points}  # fmt: skip
+    return Model(Checkpointed(ExactBeta().eval().requires_grad_(False), data, "exact-beta", None))

@@ -165,8 +165,9 @@ class StartCheckpoint(L.Callback):
 
 
 class LatentImages(L.Callback):
-    """Every N epochs (and at the last), logs to TensorBoard reconstructions of fixed val curves and the
-    latent codes coloured by each parameter, so the latent space can be watched as it organizes itself."""
+    """Every N epochs (and at the last), logs to TensorBoard reconstructions of fixed curves drawn from the
+    training ranges and their latent codes coloured by each parameter, so the latent space can be watched
+    as it organizes itself."""
 
     def __init__(self, every_n_epochs: int = 100, num_curves: int = 6, num_scatter: int = 1000) -> None:
         self.every_n_epochs, self.num_curves, self.num_scatter = every_n_epochs, num_curves, num_scatter
@@ -185,7 +186,7 @@ class LatentImages(L.Callback):
         from betaae import plots
 
         datamodule = trainer.datamodule
-        curves, params = datamodule.splits["val"]
+        curves, params = datamodule.splits["preview"]
         curves, params = curves[: self.num_scatter], params[: self.num_scatter]
         model = pl_module.model
         with torch.no_grad():
@@ -200,7 +201,7 @@ class LatentImages(L.Callback):
             recon.numpy(),
             params[: self.num_curves].numpy(),
             names,
-            "val",
+            "preview",
             f"epoch {epoch}",
         )
         # Under val/, beside the val scalars: TensorBoard lists groups alphabetically, and images first would

@@ -16,6 +16,7 @@ from betaae.families import Family, get_family, make_grid
 from betaae.model import CurveModel, build_model
 
 AUTOENCODER = "betaae.model.AutoEncoder"
+REFERENCE_KEY = "betaae_reference"
 
 
 def resolve_checkpoint(path: str | os.PathLike, option: str = "ckpt_path") -> Path:
@@ -62,6 +63,7 @@ class Checkpointed:
     model: CurveModel
     data: dict[str, Any]  # family, params (training ranges), grid_low, grid_high, num_points
     path: str
+    reference: dict | None = None  # how well the model inverts its own family (betaae.verdicts.Reference)
 
     @cached_property
     def family(self) -> Family:
@@ -91,4 +93,18 @@ def load_model(path: str | os.PathLike, option: str = "ckpt_path") -> Checkpoint
         model.load_state_dict(weights)
     except RuntimeError as err:
         raise CheckpointError(f"{option}={checkpoint['path']}: weights do not match its hyperparameters") from err
-    return Checkpointed(model.eval().requires_grad_(False), data, checkpoint["path"])
+    reference = checkpoint.get(REFERENCE_KEY)
+    return Checkpointed(model.eval().requires_grad_(False), data, checkpoint["path"], reference)
+
+
+def add_reference(path: str | os.PathLike, reference: dict) -> None:
+    """Store a model's inversion reference in its checkpoint, atomically."""
+    import io
+
+    from betaae.outputs import atomic_write_bytes
+
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    checkpoint[REFERENCE_KEY] = reference
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue())

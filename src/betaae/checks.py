@@ -26,6 +26,7 @@ from betaae.constraints import (
     is_int,
     is_number,
     nonnegative,
+    number_pair,
     positive,
 )
 from betaae.errors import ConfigError
@@ -72,6 +73,7 @@ OPTIMIZER_RULES: dict[str, Constraint] = {
     "weight_decay": nonnegative,
     "eps": positive,
     "momentum": nonnegative,
+    "betas": number_pair(0.0, 1.0),
 }
 SCHEDULER_RULES: dict[str, Constraint] = {
     "gamma": interval(0.0, 1.0, high_open=False),

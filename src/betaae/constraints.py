@@ -162,6 +162,32 @@ class IntList(Constraint):
         return isinstance(values, (list, tuple)) and all(is_int(v) and v >= self.minimum for v in values)
 
 
+@dataclass(frozen=True)
+class NumberPair(Constraint):
+    """Two numbers, each in [low, high) (Adam's betas)."""
+
+    low: float = 0.0
+    high: float = 1.0
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.text:
+            object.__setattr__(
+                self, "text", f"must be a pair [a, b] of numbers in [{_fmt(self.low)}, {_fmt(self.high)})"
+            )
+
+    def check(self, value: Any) -> bool:
+        return (
+            isinstance(value, (list, tuple))
+            and len(value) == 2
+            and all(is_number(v) and self.low <= v < self.high for v in value)
+        )
+
+
+def number_pair(low: float, high: float) -> NumberPair:
+    return NumberPair(low=low, high=high)
+
+
 def interval(low: float, high: float, low_open: bool = True, high_open: bool = True, text: str = "") -> Interval:
     return Interval(low=low, high=high, low_open=low_open, high_open=high_open, text=text)
 

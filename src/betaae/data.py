@@ -3,6 +3,10 @@ whole-batch iterables.
 
 Every split is built in vectorized chunks, moved once to the training device, and served as slices of
 that tensor: no per-item __getitem__, no collate, no host-to-device copy per step.
+
+Training curves are drawn uniformly from the parameter ranges (that is the task); the curves a model is
+scored on (val, and the test set at the end) are importance-sampled from the same distribution, each
+with its weight (betaae.sampling).
 """
 
 from __future__ import annotations
@@ -12,32 +16,15 @@ import math
 from collections.abc import Callable, Iterator
 
 import lightning as L
-import numpy as np
 import torch
 
 from betaae.errors import ConfigError, ResourceError
 from betaae.families import Family, get_family, make_grid
 from betaae.outputs import available_memory_host
+from betaae.sampling import edge_parameters, sample_params, sample_scoring_params, split_seed
 
-SPLITS = ("train", "val", "test")
 GIB = 2**30
-
-
-def sample_params(
-    low: torch.Tensor, high: torch.Tensor, n: int, generator: torch.Generator, device: torch.device | str = "cpu"
-) -> torch.Tensor:
-    """Draw n parameter rows uniformly from (low, high], (n, num_params) float64.
-
-    The interval is open at `low` so that a range starting at 0 never yields a parameter of
-    exactly 0, whose log-pdf would be -inf or NaN.
-    """
-    u = 1.0 - torch.rand(n, low.shape[0], generator=generator, dtype=torch.float64, device=device)  # (0, 1]
-    return low.to(device) + (high - low).to(device) * u
-
-
-def split_seed(seed: int, split: str, epoch: int = 0, rank: int = 0) -> int:
-    """An independent seed per (seed, split, epoch, rank), so that changing one never shifts another."""
-    return int(np.random.SeedSequence([seed, SPLITS.index(split), epoch, rank]).generate_state(1)[0])
+PREVIEW = 1_000  # uniform curves kept for figures and TensorBoard images
 
 
 def available_memory(device: torch.device) -> int | None:
@@ -109,7 +96,11 @@ class TensorBatches:
 
 
 class OnlineBatches:
-    """Fresh (curves, params) drawn for every batch directly on the device; memory stays flat."""
+    """Fresh (curves, params) for every batch, drawn directly on the device, BLOCK curves at a time: one
+    vectorized call for many batches costs a fraction of one per batch, and draws the same rows (each row's
+    numbers come from the generator in turn); memory stays flat."""
+
+    BLOCK = 65_536
 
     def __init__(
         self,
@@ -134,9 +125,14 @@ class OnlineBatches:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         device = self.grid.device
         gen = torch.Generator(device=device).manual_seed(split_seed(self.seed, "train", self.epoch(), self.rank))
-        for _ in range(self.steps):
-            params = sample_params(self.low, self.high, self.batch_size, gen, device)
-            yield self.family.log_pdf(self.grid, params).to(self.dtype), params.to(self.dtype)
+        per_block = max(1, self.BLOCK // self.batch_size)
+        for first in range(0, self.steps, per_block):
+            batches = min(per_block, self.steps - first)
+            params = sample_params(self.low, self.high, batches * self.batch_size, gen, device)
+            curves = self.family.log_pdf(self.grid, params).to(self.dtype)
+            params = params.to(self.dtype)
+            for i in range(0, batches * self.batch_size, self.batch_size):
+                yield curves[i : i + self.batch_size], params[i : i + self.batch_size]
 
 
 class Grouped:
@@ -164,7 +160,8 @@ class CurveDataModule(L.LightningDataModule):
 
     `params` maps each parameter name to its [low, high] range; a missing or null range takes the
     family's default, and so do null grid ends. The train and val splits are drawn from `seed`; the test
-    split from `test_seed` alone, so that runs of any seed are scored on the same curves.
+    set from `test_seed` alone, so that runs of any seed are scored on the same curves. The test set is
+    not kept: it is drawn and scored chunk by chunk at the end of a run (betaae.evaluation).
     """
 
     def __init__(
@@ -176,16 +173,16 @@ class CurveDataModule(L.LightningDataModule):
         num_points: int = 100,
         num_train: int = 10_000,
         num_val: int = 2_000,
-        num_test: int = 2_000,
+        num_test: int = 200_000,
         test_seed: int = 20261201,
         batch_size: int = 128,
         batches_per_step: int = 16,
         eval_batch_size: int = 2_000,
         shuffle: bool = True,
         seed: int = 0,
-        online: bool = False,
+        online: bool = True,
         steps_per_epoch: int | None = None,
-        chunk_size: int = 1_000_000,
+        chunk_size: int = 100_000,
     ) -> None:
         super().__init__()
         fam = get_family(family)
@@ -199,7 +196,8 @@ class CurveDataModule(L.LightningDataModule):
         self.grid = make_grid(grid_low, grid_high, num_points)
         self.low = torch.tensor([float(ranges[n][0]) for n in fam.param_names], dtype=torch.float64)
         self.high = torch.tensor([float(ranges[n][1]) for n in fam.param_names], dtype=torch.float64)
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.edges = edge_parameters(fam, self.low)
+        self.splits: dict[str, tuple[torch.Tensor, ...]] = {}
         self.dtype = torch.float32  # the training precision's, once setup() knows the trainer
 
     @property
@@ -215,18 +213,20 @@ class CurveDataModule(L.LightningDataModule):
         }
 
     def split_sizes(self) -> dict[str, int]:
+        """The splits kept in memory (the test set is drawn chunk by chunk when it is scored)."""
         hp = self.hparams
-        sizes = {"train": hp.num_train, "val": hp.num_val, "test": hp.num_test}
+        sizes = {"train": hp.num_train, "val": hp.num_val, "preview": min(PREVIEW, hp.num_val)}
         if hp.online:
             sizes.pop("train")
         return sizes
 
     def memory_needed(self) -> int:
-        """Bytes the stored splits take (float32 curves and parameters), plus one float64 chunk in flight."""
+        """Bytes the stored splits take (float32 curves, parameters and weights), plus one float64 chunk in flight."""
         hp = self.hparams
-        width = hp.num_points + len(self.family.parameters)
+        width = hp.num_points + len(self.family.parameters) + 1
         stored = sum(self.split_sizes().values()) * width * 4
-        in_flight = min(hp.chunk_size, max(self.split_sizes().values(), default=0)) * width * 8 * 3
+        largest = max([*self.split_sizes().values(), hp.num_test])
+        in_flight = min(hp.chunk_size, largest) * width * 8 * 3
         return stored + in_flight
 
     def check_memory(self, device: torch.device) -> None:
@@ -240,22 +240,29 @@ class CurveDataModule(L.LightningDataModule):
                 f"data.online=true (fresh curves every batch, nothing stored) or a smaller data.num_{biggest}"
             )
 
-    def build_split(self, split: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(curves (n, num_points), params (n, num_params)), float32 on the CPU, built chunk by chunk.
+    def chunks(self, split: str, n: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        """A split, chunk by chunk, float64 on the CPU: (curves (m, num_points), params (m, num_params)), and
+        for the splits a model is scored on (val, test) each curve's weight (m,) as a third tensor.
 
-        Parameters are drawn and evaluated in float64 one chunk at a time, so the peak memory is the
-        float32 result plus one chunk; the draws are the same whatever the chunk size.
-        """
+        The draws are the same whatever the chunk size, so the test set is the same however it is read."""
         seed = self.hparams.test_seed if split == "test" else self.hparams.seed
         gen = torch.Generator().manual_seed(split_seed(seed, split))
-        curves = torch.empty(n, self.grid.shape[0], dtype=torch.float32)
-        params = torch.empty(n, self.low.shape[0], dtype=torch.float32)
-        grid64 = self.grid.double()
+        grid64 = self.grid.double().cpu()
+        scoring = split in ("val", "test")
         for start in range(0, n, self.hparams.chunk_size):
-            chunk = sample_params(self.low, self.high, min(self.hparams.chunk_size, n - start), gen)
-            curves[start : start + chunk.shape[0]] = self.family.log_pdf(grid64, chunk)
-            params[start : start + chunk.shape[0]] = chunk
-        return curves, params
+            m = min(self.hparams.chunk_size, n - start)
+            if scoring:
+                params, weights = sample_scoring_params(self.low, self.high, self.edges, m, gen)
+                yield self.family.log_pdf(grid64, params), params, weights
+            else:
+                params = sample_params(self.low, self.high, m, gen)
+                yield self.family.log_pdf(grid64, params), params
+
+    def build_split(self, split: str, n: int) -> tuple[torch.Tensor, ...]:
+        """A whole split (see chunks), float32, built chunk by chunk: the peak memory is the float32 result
+        plus one float64 chunk."""
+        parts = [tuple(t.float() for t in chunk) for chunk in self.chunks(split, n)]
+        return tuple(torch.cat(columns) for columns in zip(*parts))
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -265,7 +272,8 @@ class CurveDataModule(L.LightningDataModule):
             self.dtype = self.trainer.precision_plugin.convert_input(torch.zeros(1)).dtype
         self.check_memory(device)
         for split, n in self.split_sizes().items():
-            curves, params = self.build_split(split, n)
+            tensors = self.build_split(split, n)
+            curves, params = tensors[:2]
             finite = torch.isfinite(curves).all(dim=1)
             if not finite.all():
                 row = params[int((~finite).nonzero()[0, 0])].tolist()
@@ -274,7 +282,7 @@ class CurveDataModule(L.LightningDataModule):
                     f"data.params={self.hparams.params}: the {self.family.name} log-pdf is not finite on the grid "
                     f"[{self.hparams.grid_low}, {self.hparams.grid_high}] for {values}; narrow the ranges or the grid"
                 )
-            self.splits[split] = (curves.to(device, self.dtype), params.to(device, self.dtype))
+            self.splits[split] = tuple(t.to(device, self.dtype) for t in tensors)
         self.grid = self.grid.to(device)
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
@@ -319,10 +327,8 @@ class CurveDataModule(L.LightningDataModule):
         return TensorBatches(self.splits[split], hp.eval_batch_size, False, hp.seed, rank, world, every_curve=True)
 
     def val_dataloader(self) -> TensorBatches:
+        """Batches of (curves, params, weights) of the val split."""
         return self._eval_batches("val")
 
-    def test_dataloader(self) -> TensorBatches:
-        return self._eval_batches("test")
-
     def predict_dataloader(self) -> TensorBatches:
-        return self._eval_batches("test")
+        return self._eval_batches("preview")

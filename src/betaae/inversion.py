@@ -1,10 +1,13 @@
 """Recover latent codes of target curves, and the family parameters that best match a decoded curve.
 
-Each inversion method is one function registered in METHODS with its own options and their
-constraints: it takes the model, the targets and the starting codes, and returns the codes it found
-with the evaluations each took. invert() adds what every method shares (the start, the residuals,
-the timing) and returns an Inversion. Built in: Nelder-Mead per target (the notebook's method) and
-Adam on every target at once. See "Extending betaae" in the README for adding one.
+Each inversion method is one function registered in METHODS with its own options and their constraints:
+`fn(model, targets, start, **options) -> (codes, evaluations)`, where `model.decode(codes)` gives the
+targets' predictions and `targets` the values to match, so that a method is written once for curves on
+the model's grid. Targets observed elsewhere (their own x-values, missing points) reach a method the same
+way: the model it gets decodes at the observed points, with missing points masked to zero on both sides.
+A method that works one target at a time is registered with `per_target=True` and called per target.
+invert() adds what every method shares (the start, the residuals, the timing) and returns an Inversion.
+Built in: Nelder-Mead per target (the notebook's method) and Adam on every target at once.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import torch
 from betaae.constraints import Constraint, integer, positive
 from betaae.families import Family
 from betaae.model import CurveModel
+from betaae.observations import Observations, on_grid
 from betaae.registry import Registry
 
 INITS = ("encoder", "zeros")
@@ -27,15 +31,32 @@ MethodFn = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 METHODS: Registry[MethodFn] = Registry("method")
 
 
-def register_method(name: str, **options: Constraint) -> Callable[[MethodFn], MethodFn]:
+def register_method(name: str, per_target: bool = False, **options: Constraint) -> Callable[[MethodFn], MethodFn]:
     """Decorator: register `fn(model, targets, start, **options) -> (codes (n, latent), evaluations (n,))`
     as method `name`, with a constraint for each option (checked before the method runs)."""
 
     def add(fn: MethodFn) -> MethodFn:
         fn.options = options
+        fn.per_target = per_target
         return METHODS.register(name)(fn)
 
     return add
+
+
+class Observed(torch.nn.Module):
+    """A model as an inversion method sees it: decoding to the targets' observed points, missing ones zeroed."""
+
+    def __init__(self, model: CurveModel, observations: Observations, rows: slice = slice(None)) -> None:
+        super().__init__()
+        self.model, self.observations, self.rows = model, observations, rows
+        self.latent_dims = model.latent_dims
+        self.mask = observations.mask[rows]
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.observations.at_observed(self.model.decode(codes)) * self.mask
+
+    def encode(self, curves: torch.Tensor) -> torch.Tensor:
+        return self.model.encode(curves)
 
 
 @dataclass
@@ -44,26 +65,29 @@ class Inversion:
 
     method: str
     codes: torch.Tensor  # (n, latent_dims)
-    residual: torch.Tensor  # (n,): L2 norm over the grid of decoded minus target log-pdf
+    residual: torch.Tensor  # (n,): L2 norm, over the observed points, of decoded minus target log-pdf
     evaluations: torch.Tensor  # (n,): decoder evaluations (Nelder-Mead) or optimizer steps (Adam)
     seconds: float
 
 
-def start_codes(model: CurveModel, targets: torch.Tensor, init: str) -> torch.Tensor:
-    """Starting latent codes, (n, latent_dims): the encoder's code of each target, or zeros."""
+def start_codes(model: CurveModel, observations: Observations, init: str) -> torch.Tensor:
+    """Starting latent codes, (n, latent_dims): the encoder's code of each target (of the observed points
+    joined up, for a target that is not a whole curve on the grid), or zeros."""
     with torch.no_grad():
         if init == "encoder":
-            return model.encode(targets)
-        return torch.zeros(targets.shape[0], model.latent_dims)
+            return model.encode(observations.on_grid())
+        return torch.zeros(len(observations), model.latent_dims)
 
 
-def residuals(model: CurveModel, codes: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """L2 norm over the grid of decoded minus target log-pdf, (n,)."""
+def residuals(model: CurveModel, codes: torch.Tensor, observations: Observations) -> torch.Tensor:
+    """L2 norm over the observed points of decoded minus target log-pdf, (n,), in float64."""
     with torch.no_grad():
-        return torch.linalg.vector_norm(model.decode(codes) - targets, dim=1)
+        predicted = observations.at_observed(model.decode(codes)).double()
+        difference = (predicted - observations.filled.double()) * observations.mask.double()
+        return torch.linalg.vector_norm(difference, dim=1)
 
 
-@register_method("nelder-mead", max_iter=integer(1), xatol=positive, fatol=positive)
+@register_method("nelder-mead", per_target=True, max_iter=integer(1), xatol=positive, fatol=positive)
 def nelder_mead(
     model: CurveModel,
     targets: torch.Tensor,
@@ -77,12 +101,12 @@ def nelder_mead(
 
     codes, evaluations = [], []
     for target, z0 in zip(targets, start):
-        target_np = target.numpy()
+        target64 = target.double().numpy()
 
-        def objective(z: np.ndarray, target_np: np.ndarray = target_np) -> float:
+        def objective(z: np.ndarray, target64: np.ndarray = target64) -> float:
             with torch.no_grad():
                 decoded = model.decode(torch.from_numpy(z.astype(np.float32))[None])[0]
-            return float(np.linalg.norm(decoded.numpy() - target_np))
+            return float(np.linalg.norm(decoded.double().numpy() - target64))
 
         options = {"maxiter": max_iter, "xatol": xatol, "fatol": fatol}
         result = minimize(objective, z0.double().numpy(), method="Nelder-Mead", options=options)
@@ -119,14 +143,51 @@ def adam(
 
 
 def invert(
-    model: CurveModel, targets: torch.Tensor, method: str = "nelder-mead", init: str = "encoder", **options
+    model: CurveModel,
+    targets: torch.Tensor | Observations,
+    method: str = "nelder-mead",
+    init: str = "encoder",
+    grid: torch.Tensor | None = None,
+    **options,
 ) -> Inversion:
-    """Latent codes for targets (n, num_points) by the named method, with its options."""
+    """Latent codes for targets by the named method, with its options. Targets are whole curves on the
+    model's grid, (n, num_points), or Observations (their own x-values, missing points)."""
     started = time.perf_counter()
     model = model.eval()
+    if not isinstance(targets, Observations):
+        targets = on_grid(targets, grid if grid is not None else torch.arange(targets.shape[1], dtype=torch.float64))
+    fn = METHODS.get(method, "method")
+    start = start_codes(model, targets, init)
     with torch.enable_grad():  # the batched methods differentiate through the decoder
-        codes, evaluations = METHODS.get(method, "method")(model, targets, start_codes(model, targets, init), **options)
+        if targets.complete():
+            codes, evaluations = fn(model, targets.values, start, **options)
+        elif fn.per_target:
+            found = [
+                fn(Observed(model, targets, slice(i, i + 1)), targets.filled[i : i + 1], start[i : i + 1], **options)
+                for i in range(len(targets))
+            ]
+            codes, evaluations = torch.cat([c for c, _ in found]), torch.cat([e for _, e in found])
+        else:
+            codes, evaluations = fn(Observed(model, targets), targets.filled, start, **options)
     return Inversion(method, codes, residuals(model, codes, targets), evaluations, time.perf_counter() - started)
+
+
+def rowwise_jacobian(
+    fn: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, step: float = 1e-6
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """fn(inputs) (n, m) and each row's Jacobian (n, m, k), in float64, for a function whose row i depends on
+    input row i alone: central differences, two batched calls per input column. (Not forward-mode autograd
+    or torch.func: their first use imports torch._dynamo and sympy, over a second of invert.py's start.)"""
+    inputs = inputs.double()
+    values = fn(inputs).double()
+    columns = []
+    for j in range(inputs.shape[1]):
+        h = step * inputs[:, j].abs().clamp_min(1.0)
+        up, down = inputs.clone(), inputs.clone()
+        up[:, j] += h
+        down[:, j] -= h
+        columns.append((fn(up).double() - fn(down).double()) / (2 * h[:, None]))
+    return values, torch.stack(columns, dim=-1)
 
 
 def fit_family(
@@ -135,17 +196,15 @@ def fit_family(
     curves: torch.Tensor,
     low: torch.Tensor,
     high: torch.Tensor,
-    max_iter: int = 500,
+    max_iter: int = 100,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The family parameters whose log-pdf on the grid is nearest each curve: (params (n, k), residual (n,)).
 
-    A coarse grid search over a range somewhat wider than the training range finds a start for each
-    curve, then scipy's L-BFGS-B refines all of them at once (their objectives are independent), each
-    parameter optimized in an unconstrained space mapped onto its constraint, with gradients from autograd.
-    No torch optimizer is built: the first one loads torch._dynamo, which would slow invert.py's start.
+    A coarse grid search over a range somewhat wider than the training range finds a start for each curve,
+    then Levenberg-Marquardt refines all of them at once (their least-squares problems are independent, so
+    each gets its own damping and its own steps, batched), each parameter in an unconstrained coordinate
+    mapped onto its constraint, with the Jacobian from autograd. A handful of steps reach float64 precision.
     """
-    from scipy.optimize import minimize
-
     grid64, curves64 = grid.double(), curves.double()
     constraints = [p.constraint for p in family.parameters]
     span = high - low
@@ -157,21 +216,44 @@ def fit_family(
     ]
     candidates = torch.cartesian_prod(*axes).reshape(-1, len(constraints))
     nearest = torch.cdist(curves64, family.log_pdf(grid64, candidates)).argmin(dim=1)
-    start = candidates[nearest]
 
     def to_params(free: torch.Tensor) -> torch.Tensor:
-        return torch.stack([c.from_unconstrained(col) for c, col in zip(constraints, free.unbind(1))], dim=1)
+        return torch.stack([c.from_unconstrained(col) for c, col in zip(constraints, free.unbind(-1))], dim=-1)
 
-    def objective(flat: np.ndarray) -> tuple[float, np.ndarray]:
-        free = torch.from_numpy(flat).view(start.shape).requires_grad_(True)
-        with torch.enable_grad():
-            loss = (family.log_pdf(grid64, to_params(free)) - curves64).pow(2).sum()
-            loss.backward()
-        return float(loss.detach()), free.grad.numpy().ravel()
+    def curves_of(free: torch.Tensor) -> torch.Tensor:
+        return family.log_pdf(grid64, to_params(free))
 
-    free0 = torch.stack([c.to_unconstrained(col) for c, col in zip(constraints, start.unbind(1))], dim=1)
-    result = minimize(objective, free0.numpy().ravel(), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    def loss(free: torch.Tensor) -> torch.Tensor:
+        return (family.log_pdf(grid64, to_params(free)) - curves64).pow(2).sum(dim=1)
+
+    start = candidates[nearest]
+    free = torch.stack([c.to_unconstrained(col) for c, col in zip(constraints, start.unbind(1))], dim=1)
+    damping = torch.full((free.shape[0],), 1e-3, dtype=torch.float64)
+    current = loss(free)
+    eye = torch.eye(free.shape[1], dtype=torch.float64)
+    active = torch.arange(free.shape[0])  # the curves still improving
+    with torch.enable_grad():
+        for _ in range(max_iter):
+            target, point = curves64[active], free[active]
+            values, jacobian = rowwise_jacobian(curves_of, point)  # (a, m), (a, m, k)
+            residual = values - target
+            gradient = (jacobian.transpose(1, 2) @ residual[..., None])[..., 0]
+            normal = jacobian.transpose(1, 2) @ jacobian
+            diagonal = normal.diagonal(dim1=1, dim2=2)[..., None] * eye + 1e-12 * eye
+            step = torch.linalg.solve(normal + damping[active, None, None] * diagonal, -gradient)
+            trial = point + step
+            trial_loss = (family.log_pdf(grid64, to_params(trial)) - target).pow(2).sum(dim=1)
+            better = torch.isfinite(trial_loss) & (trial_loss < current[active])
+            gain = (current[active] - trial_loss) / current[active].clamp_min(1e-300)
+            free[active] = torch.where(better[:, None], trial, point)
+            current[active] = torch.where(better, trial_loss, current[active])
+            damping[active] = torch.where(better, damping[active] / 3, damping[active] * 4).clamp(1e-12, 1e12)
+            # A curve is done when a step gains almost nothing, or no step helps even with heavy damping.
+            done = (better & (gain < 1e-12)) | (~better & (damping[active] > 1e8))
+            active = active[~done]
+            if len(active) == 0:
+                break
     with torch.no_grad():
-        params = to_params(torch.from_numpy(result.x).view(start.shape))
+        params = to_params(free)
         residual = torch.linalg.vector_norm(family.log_pdf(grid64, params) - curves64, dim=1)
-    return params.float(), residual.float()
+    return params, residual

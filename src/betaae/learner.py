@@ -49,8 +49,8 @@ class Learner(L.LightningModule):
         self.automatic_optimization = False
         # Per stage, one row per step of [loss sum, each logged term's sum] kept on the device, and the
         # number of curves: reduced and logged once at the end of the stage's epoch.
-        self._rows: dict[str, list[torch.Tensor]] = {stage: [] for stage in ("train", "val", "test")}
-        self._counts: dict[str, int] = dict.fromkeys(self._rows, 0)
+        self._rows: dict[str, list[torch.Tensor]] = {stage: [] for stage in ("train", "val")}
+        self._counts: dict[str, int | torch.Tensor] = dict.fromkeys(self._rows, 0)
         self._terms: list[str] = []
         self.best_val = float("inf")  # lowest val SSE per curve so far, logged beside it; kept in checkpoints
         self.epoch_loss: torch.Tensor | None = None  # this epoch's training loss, summed over every rank
@@ -58,15 +58,21 @@ class Learner(L.LightningModule):
     def forward(self, curves: torch.Tensor) -> torch.Tensor:
         return self.model.reconstruct(curves)
 
-    def _step(self, curves: torch.Tensor, stage: str) -> torch.Tensor:
-        """The one step every stage shares: the model's loss terms, summed, accumulated for the epoch."""
+    def _step(self, curves: torch.Tensor, stage: str, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """The one step every stage shares: the model's loss terms, summed (weighted, for the curves a model
+        is scored on: betaae.data), accumulated for the epoch."""
         terms = self.model.loss_terms(curves)
-        loss = terms["loss"].sum()
         self._terms = [name for name in terms if name != "loss"]
-        # A term that is the loss itself (the autoencoder's sse) is summed once.
-        sums = [loss if terms[n] is terms["loss"] else terms[n].sum() for n in self._terms]
+        if weights is None:
+            loss = terms["loss"].sum()
+            # A term that is the loss itself (the autoencoder's sse) is summed once.
+            sums = [loss if terms[n] is terms["loss"] else terms[n].sum() for n in self._terms]
+            self._counts[stage] = self._counts[stage] + curves.shape[0]
+        else:
+            loss = (weights * terms["loss"]).sum()
+            sums = [(weights * terms[n]).sum() for n in self._terms]
+            self._counts[stage] = self._counts[stage] + weights.sum()
         self._rows[stage].append(torch.stack([loss, *sums]).detach())
-        self._counts[stage] += curves.shape[0]
         return loss
 
     def training_step(self, batch: tuple[tuple[torch.Tensor, torch.Tensor], ...], batch_idx: int) -> torch.Tensor:
@@ -86,11 +92,9 @@ class Learner(L.LightningModule):
             self._log_stage("train", {"train/lr": lr})
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._step(batch[0], "val")
-
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._step(batch[0], "test")
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+        curves, _, weights = batch
+        return self._step(curves, "val", weights)
 
     def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self(batch[0])
@@ -105,23 +109,18 @@ class Learner(L.LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._start_stage("val")
 
-    def on_test_epoch_start(self) -> None:
-        self._start_stage("test")
-
     def on_validation_epoch_end(self) -> None:
         self._log_stage("val")
 
-    def on_test_epoch_end(self) -> None:
-        self._log_stage("test")
-
     def _log_stage(self, stage: str, extra: dict[str, float] | None = None) -> None:
-        """Log `<stage>/loss` (summed over the split) and `<stage>/<term>_per_curve` (mean per curve),
-        reduced over every rank: sums and counts are added up first, then divided."""
+        """Log `<stage>/loss` (summed over the split, weighted) and `<stage>/<term>_per_curve` (mean per curve),
+        reduced over every rank: sums and counts (weights) are added up first, then divided."""
         rows, count = self._rows.get(stage), self._counts.get(stage, 0)
         if not rows:
             return
         sums = torch.stack(rows).sum(dim=0)
-        totals = self.trainer.strategy.reduce(torch.cat([sums, sums.new_tensor([count])]), reduce_op="sum")
+        count = count.reshape(1).to(sums) if torch.is_tensor(count) else sums.new_tensor([count])
+        totals = self.trainer.strategy.reduce(torch.cat([sums, count]), reduce_op="sum")
         if stage == "train":
             self.epoch_loss = totals[0]  # the same on every rank: what the finite-loss guard decides on
         # val/loss (the split's summed loss) is what best.ckpt follows; for training, the per-curve terms say it all.

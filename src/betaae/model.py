@@ -75,23 +75,41 @@ class CurveModel(nn.Module):
         return {"loss": error, "sse": error}
 
 
+OUTPUT_INITS = ("zeros", "default")
+
+
 class AutoEncoder(CurveModel):
-    """Encoder num_points -> hidden -> latent_dims and its mirror image, trained on summed squared error."""
+    """Encoder num_points -> hidden -> latent_dims and its mirror image, trained on summed squared error.
+
+    `output_init="zeros"` starts the decoder's output layer with zero weights (its bias as PyTorch draws it),
+    so that every curve starts out decoded the same and the first steps cannot fling the rare extreme curves
+    of a family (a Beta with alpha -> 0) far off; "default" keeps PyTorch's initialization throughout, as
+    the notebook did. docs/performance.md measures the difference.
+    """
 
     options: ClassVar[dict[str, Constraint]] = {
         **CurveModel.options,
         "hidden": int_list,
         "activation": one_of(ACTIVATIONS),
+        "output_init": one_of(OUTPUT_INITS),
     }
     outputs_per_latent = 1  # encoder outputs per latent dimension (a VAE's encoder gives 2: mean, log-variance)
 
     def __init__(
-        self, num_points: int, latent_dims: int = 2, hidden: list[int] = (256, 128), activation: str = "gelu"
+        self,
+        num_points: int,
+        latent_dims: int = 2,
+        hidden: list[int] = (256, 128),
+        activation: str = "gelu",
+        output_init: str = "zeros",
     ) -> None:
         super().__init__(num_points, latent_dims)
         hidden = [int(hidden)] if isinstance(hidden, int) else [int(h) for h in hidden]
         self.encoder = mlp([self.num_points, *hidden, self.outputs_per_latent * self.latent_dims], activation)
         self.decoder = mlp([self.latent_dims, *hidden[::-1], self.num_points], activation)
+        if output_init == "zeros":
+            with torch.no_grad():
+                self.decoder[-1].weight.zero_()
 
     def encode(self, curves: torch.Tensor) -> torch.Tensor:
         return self.encoder(curves)
@@ -118,14 +136,17 @@ def build_model(spec: dict[str, Any], num_points: int) -> CurveModel:
 
 
 @torch.no_grad()
-def mean_terms(model: CurveModel, curves: torch.Tensor, batch_size: int = 100_000) -> dict[str, float]:
-    """Each logged loss term's mean per curve ("sse", ...), in eval mode without gradients."""
+def mean_terms(
+    model: CurveModel, curves: torch.Tensor, batch_size: int = 100_000, weights: torch.Tensor | None = None
+) -> dict[str, float]:
+    """Each logged loss term's mean per curve ("sse", ...), weighted if weights are given, in eval mode."""
     was_training = model.training
     model.eval()
+    weights = torch.ones(curves.shape[0], dtype=curves.dtype, device=curves.device) if weights is None else weights
     sums: dict[str, float] = {}
-    for chunk in curves.split(batch_size):
+    for chunk, chunk_weights in zip(curves.split(batch_size), weights.split(batch_size)):
         for name, values in model.loss_terms(chunk).items():
             if name != "loss":
-                sums[name] = sums.get(name, 0.0) + float(values.sum())
+                sums[name] = sums.get(name, 0.0) + float((chunk_weights * values).double().sum())
     model.train(was_training)
-    return {name: total / curves.shape[0] for name, total in sums.items()}
+    return {name: total / float(weights.double().sum()) for name, total in sums.items()}

@@ -11,7 +11,7 @@ from typing import Any
 from betaae.registry import import_path
 
 # The defaults of conf/optimizer/adam.yaml and conf/scheduler/exponential.yaml (a test keeps them equal).
-ADAM = {"_target_": "torch.optim.Adam", "lr": 5e-3, "weight_decay": 0.0}
+ADAM = {"_target_": "torch.optim.Adam", "lr": 5e-3, "betas": [0.9, 0.99], "weight_decay": 0.0}
 EXPONENTIAL = {"_target_": "torch.optim.lr_scheduler.ExponentialLR", "gamma": 0.97}
 
 

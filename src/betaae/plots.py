@@ -69,7 +69,7 @@ def sample_curves(grid: np.ndarray, log_pdfs: np.ndarray, params: np.ndarray, na
     ax = axes[0, 0]
     for log_pdf, p in zip(log_pdfs, params):
         ax.plot(grid, _pdf(log_pdf), label=_label(names, p))
-    ax.set(xlabel="x", ylabel="pdf", title=f"Sample {family} curves (val split)")
+    ax.set(xlabel="x", ylabel="pdf", title=f"Sample {family} curves from the training ranges")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return fig
 
@@ -152,83 +152,219 @@ def latent_scatter(latent: np.ndarray, values: np.ndarray, name: str) -> Figure:
 
 
 def inversion(
-    grid: np.ndarray, target: np.ndarray, decoded: np.ndarray, target_label: str, decoded_label: str, checkpoint: str
+    grid: np.ndarray,
+    x: np.ndarray,
+    target: np.ndarray,
+    decoded: np.ndarray,
+    family_curve: np.ndarray | None,
+    target_label: str,
+    checkpoint: str,
+    verdict: str,
 ) -> Figure:
-    """Target pdf and decoded pdf on the left, their difference on the right."""
-    fig, axes = _figure(1, 2, (4.2, 3.0), top=0.8, left=0.9, wspace=1.3)  # room for long tick labels
+    """The target pdf (points where it was observed), the decoded pdf and the family's best match on the
+    left; their log-pdf residuals on the right; the verdict underneath."""
+    fig, axes = _figure(1, 2, (4.2, 3.0), top=0.8, left=0.9, wspace=1.3, bottom=1.0)
     ax0, ax1 = axes[0]
-    ax0.plot(grid, _pdf(target), label=target_label)
-    ax0.plot(grid, _pdf(decoded), "--", label=decoded_label)
-    ax0.set(xlabel="x", ylabel="pdf", title="Target and decoded pdf")
-    ax0.legend(fontsize=8)
-    ax1.plot(grid, _pdf(target) - _pdf(decoded))
-    ax1.set(xlabel="x", ylabel="target pdf - decoded pdf", title="Difference")
-    fig.suptitle(f"Inversion with {checkpoint}; the residual is measured on the log-pdf", fontsize=10)
+    seen = np.isfinite(target)
+    on_grid = len(x) == len(grid) and np.allclose(x, grid)
+    if on_grid and seen.all():
+        ax0.plot(x, _pdf(target), label=target_label)
+    else:
+        ax0.plot(x[seen], _pdf(target[seen]), "o", markersize=3, label=f"{target_label} ({seen.sum()} points)")
+    ax0.plot(grid, _pdf(decoded), "--", label="decoded")
+    if family_curve is not None:
+        ax0.plot(grid, _pdf(family_curve), ":", label="best-matching family curve")
+    ax0.set(xlabel="x", ylabel="pdf", title="Target, decoded and family pdf")
+    ax0.legend(fontsize=7)
+    decoded_at_x = np.interp(x, grid, decoded)
+    ax1.plot(x[seen], target[seen] - decoded_at_x[seen], ".", markersize=3)
+    ax1.axhline(0, color="0.6", linewidth=0.8)
+    ax1.set(xlabel="x", ylabel="target - decoded (log-pdf)", title="Residual")
+    fig.suptitle(f"Inversion with {checkpoint}", fontsize=10)
+    fig.text(0.5, 0.02, _wrap(verdict, 110), ha="center", fontsize=8)
     return fig
 
 
-def sweep_summary(labels: list[str], values: list[float], metric: str) -> Figure:
-    """The optimized metric of each job of a sweep, best first, each bar labelled with its value."""
+def inversion_samples(
+    grid: np.ndarray, draws: np.ndarray, decoded: np.ndarray, family_curve: np.ndarray | None, checkpoint: str
+) -> Figure:
+    """A histogram of the draws (density over the grid) with the decoded density and the family's best match."""
+    fig, axes = _figure(1, 1, (5.5, 3.2), top=0.6, right=0.4)
+    ax = axes[0, 0]
+    inside = draws[(draws >= grid[0]) & (draws <= grid[-1])]
+    ax.hist(inside, bins=40, range=(grid[0], grid[-1]), density=True, color="0.8", label=f"{len(inside):,} draws")
+    for curve, style, label in ((decoded, "-", "decoded"), (family_curve, "--", "best-matching family")):
+        if curve is not None:
+            pdf = _pdf(curve)
+            ax.plot(grid, pdf / np.trapezoid(pdf, grid), style, label=f"{label} density (normalized on the grid)")
+    ax.set(xlabel="x", ylabel="density", title=f"Samples and the density found, {checkpoint}")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def sweep_summary(
+    labels: list[str], values: list[float], metric: str, points: list[list[float]] | None = None
+) -> Figure:
+    """The optimized metric of each job (or each setting, over its seeds) of a sweep, best first, each bar
+    labelled with its value; with `points`, each bar is a mean with its seeds' values marked and its standard
+    deviation as an error bar."""
     width = max(len(label) for label in labels) * (0.068 if len(labels) <= 20 else 0.052) + 0.3
     fig, axes = _figure(1, 1, (5.0, 0.24 * max(len(labels), 4)), left=width, right=0.2, top=0.5, bottom=0.7)
     ax = axes[0, 0]
-    bars = ax.barh(range(len(labels)), values, color="C0")
-    ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], padding=3, fontsize=8)
+    spread = [float(np.std(p, ddof=1)) if p and len(p) > 1 else 0.0 for p in points] if points else None
+    bars = ax.barh(range(len(labels)), values, color="C0", alpha=0.6 if points else 1.0)
+    if points:
+        ax.errorbar(values, range(len(labels)), xerr=spread, fmt="none", ecolor="0.2", capsize=3, linewidth=1)
+        for row, seeds in enumerate(points):
+            ax.scatter(seeds, [row] * len(seeds), s=12, color="k", zorder=3, label="one seed" if row == 0 else None)
+        ax.legend(fontsize=7, loc="lower right")
+        texts = [f"{v:.3g} ± {sd:.2g} ({len(p)} seeds)" for v, sd, p in zip(values, spread, points)]
+    else:
+        texts = [f"{v:.3g}" for v in values]
+    ax.bar_label(bars, labels=texts, padding=3, fontsize=8)
     ax.set_yticks(range(len(labels)), labels, fontsize=8 if len(labels) <= 20 else 6)
     ax.set_ylim(len(labels) - 0.5, -0.5)  # best at the top, no empty margin
     ax.set_xscale("log")
-    decades = np.log10(max(values) / min(values)) if min(values) > 0 else 0
+    everything = [*values, *(v for p in points or [] for v in p)]
+    low, high = min(everything), max(everything)
+    decades = np.log10(high / low) if low > 0 else 0
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 2 else (1.0,), numticks=30))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    low, high = min(values), max(values)
-    ax.set_xlim(low / 1.5, high * 2.5)  # room for the value labels
-    ax.set(xlabel=f"{metric} (lower is better)", title=f"Sweep of {len(labels)} jobs, best first")
+    ax.set_xlim(low / 1.5, high * (6 if points else 2.5))  # room for the value labels
+    what = "settings, mean over seeds" if points else "jobs"
+    ax.set(xlabel=f"{metric} (lower is better)", title=f"Sweep of {len(labels)} {what}, best first")
     return fig
 
 
-def frontier(rows: list[dict], front: list[dict], default: dict | None, time_key: str, error_key: str) -> Figure:
-    """Every job of a sweep as training time against test error, coloured by activation, the Pareto front
-    joined by a line, and the default ringed."""
-    fig, axes = _figure(1, 1, (6.5, 4.2), right=2.6, top=0.5)
+def frontier(
+    rows: list[dict], front: list[dict], default: dict | None, time_key: str, val_key: str, test_key: str, shown
+) -> Figure:
+    """Each setting of a study as mean training time against mean error over its seeds (bars: one standard
+    deviation), on val (where the front and the choice are made) beside test (what a user gets)."""
+    fig, axes = _figure(1, 2, (5.2, 4.0), right=3.2, top=0.6, wspace=0.9)
+    labels = {r["setting"]: f"{i + 1}" for i, r in enumerate(sorted(rows, key=lambda r: r[time_key]))}
+    for ax, key, title in ((axes[0, 0], val_key, "val: the choice is made here"), (axes[0, 1], test_key, "test")):
+        for row in rows:
+            ax.errorbar(
+                row[time_key],
+                row[key],
+                xerr=row.get(f"{time_key}_sd", 0),
+                yerr=row.get(f"{key}_sd", 0),
+                fmt="o",
+                markersize=4,
+                capsize=2,
+                color="C0" if row in front else "0.6",
+                linewidth=0.8,
+            )
+            ax.annotate(
+                labels[row["setting"]], (row[time_key], row[key]), fontsize=7, xytext=(3, 3), textcoords="offset points"
+            )
+        line = sorted(front, key=lambda r: r[time_key])
+        ax.plot(
+            [r[time_key] for r in line],
+            [r[key] for r in line],
+            color="C0",
+            linewidth=1,
+            zorder=0,
+            label="Pareto front on val",
+        )
+        if default is not None:
+            ax.scatter(
+                [default[time_key]],
+                [default[key]],
+                s=160,
+                facecolors="none",
+                edgecolors="k",
+                linewidths=1.5,
+                label="default",
+            )
+        ax.set(xlabel="training time (s, mean over seeds)", ylabel=f"{key} (log-pdf)", yscale="log", title=title)
+    axes[0, 0].legend(fontsize=8, loc="upper right")
+    key_text = "\n".join(
+        f"{labels[r['setting']]}: {r['setting']}" for r in sorted(rows, key=lambda r: int(labels[r["setting"]]))
+    )
+    fig.text(1 - 3.0 / fig.get_figwidth(), 0.9, key_text, fontsize=6.5, va="top", family="monospace")
+    seeds = sorted({r["seeds"] for r in rows})
+    fig.suptitle(f"Time-quality frontier: {len(rows)} settings, {'/'.join(map(str, seeds))} seeds each", fontsize=10)
+    return fig
+
+
+def _bins(low: float, high: float, edge: bool, count: int, log_scale: bool) -> np.ndarray:
+    """Bin edges over a parameter's range: linear, or logarithmic above a degenerate end."""
+    if log_scale and edge:
+        return low + (high - low) * np.logspace(-9, 0, count + 1)
+    return np.linspace(low, high, count + 1)
+
+
+def error_map(scores, checkpoint: str, bins: int = 20) -> Figure:
+    """Log10 of the mean SSE per curve over the parameter space, from the test set's weighted curves: for
+    each pair of the first three parameters, the mean over the curves in each cell (the other parameters
+    averaged over); pairs with a degenerate range end get a second panel on logarithmic axes, where the
+    error is largest. One parameter: the mean error against it."""
+    k = len(scores.names)
+    pairs = list(itertools.combinations(range(min(k, 3)), 2))
+    views = [(pair, False) for pair in pairs] + [(pair, True) for pair in pairs if scores.edges[list(pair)].any()]
+    fig, axes = _figure(1, max(1, len(views)), (3.2, 3.0), left=0.9, right=1.0, top=0.8, wspace=1.9)
+    if not pairs:
+        ax = axes[0, 0]
+        edges = _bins(scores.low[0], scores.high[0], scores.edges[0], bins, False)
+        which = np.clip(np.digitize(scores.params[:, 0], edges) - 1, 0, bins - 1)
+        ax.plot(0.5 * (edges[1:] + edges[:-1]), np.log10([scores.mean(which == b) for b in range(bins)]), marker="o")
+        ax.set(xlabel=scores.names[0], ylabel="log10 mean SSE per curve")
+    for ax, ((i, j), log_scale) in zip(axes[0], views if pairs else []):
+        edges_i = _bins(scores.low[i], scores.high[i], scores.edges[i], bins, log_scale)
+        edges_j = _bins(scores.low[j], scores.high[j], scores.edges[j], bins, log_scale)
+        where, w = (scores.params[:, i], scores.params[:, j]), scores.weights
+        total, _, _ = np.histogram2d(*where, [edges_i, edges_j], weights=w * scores.errors)
+        mass, _, _ = np.histogram2d(*where, [edges_i, edges_j], weights=w)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cells = np.log10(total / mass)
+        mesh = ax.pcolormesh(edges_i, edges_j, cells.T, cmap="magma", shading="flat")
+        if log_scale:
+            ax.set_xscale("log" if scores.edges[i] else "linear")
+            ax.set_yscale("log" if scores.edges[j] else "linear")
+        ax.set(xlabel=scores.names[i], ylabel=scores.names[j], title="near 0, log axes" if log_scale else "whole range")
+        fig.colorbar(mesh, ax=ax, fraction=0.08, pad=0.04).set_label("log10 mean SSE per curve", fontsize=8)
+    fig.suptitle(f"Where the model is wrong: {len(scores.errors):,} test curves, {checkpoint}", fontsize=10)
+    return fig
+
+
+def coverage(nominal: np.ndarray, calibration: dict) -> Figure:
+    """Nominal against empirical coverage of the parameters' intervals, one line per noise setting: on the
+    diagonal, an interval of level p holds the true value p of the time."""
+    fig, axes = _figure(1, 1, (4.2, 4.0), right=3.0, top=0.6)
     ax = axes[0, 0]
-    groups = sorted({(r.get("model.activation", ""), r.get("model.hidden", "")) for r in rows})
-    markers = {hidden: m for hidden, m in zip(sorted({g[1] for g in groups}), "os^Dv")}
-    colours = {act: f"C{i}" for i, act in enumerate(sorted({g[0] for g in groups}))}
-    for activation, hidden in groups:
-        mine = [r for r in rows if (r.get("model.activation", ""), r.get("model.hidden", "")) == (activation, hidden)]
-        ax.scatter(
-            [r[time_key] for r in mine],
-            [r[error_key] for r in mine],
-            s=22,
-            alpha=0.8,
-            color=colours[activation],
-            marker=markers[hidden],
-            label=f"{activation} {hidden}".strip(),
+    ax.plot([0, 1], [0, 1], color="0.6", linewidth=1, label="nominal")
+    for i, (name, entry) in enumerate(calibration.items()):
+        ax.plot(nominal, entry["curve"], marker="o", markersize=3, color=f"C{i}", label=name)
+    ax.set(xlabel="nominal level of the intervals", ylabel="share of true parameters inside", xlim=(0, 1), ylim=(0, 1))
+    ax.set_title("Coverage of the parameters' intervals", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    count = next(iter(calibration.values()))["targets"]
+    fig.suptitle(f"{count} noisy targets per setting, parameters from the training ranges", fontsize=9)
+    return fig
+
+
+def recovery(true: np.ndarray, result, names: tuple[str, ...], noise_sd: float, shown: int = 150) -> Figure:
+    """True against recovered parameters with their 95% intervals, one panel per parameter."""
+    fig, axes = _figure(1, len(names), (3.4, 3.2), wspace=0.9, top=0.7)
+    box = result.param_intervals[0.95]
+    pick = np.arange(min(shown, len(true)))
+    for j, (ax, name) in enumerate(zip(axes[0], names)):
+        low, high = box[pick, j, 0], box[pick, j, 1]
+        value = result.params[pick, j]
+        ax.errorbar(
+            true[pick, j], value, yerr=[value - low, high - value], fmt="o", markersize=2.5, capsize=0, linewidth=0.6
         )
-    ax.plot(
-        [r[time_key] for r in front],
-        [r[error_key] for r in front],
-        color="0.3",
-        linewidth=1,
-        zorder=0,
-        label="Pareto front",
-    )
-    if default is not None:
-        ax.scatter(
-            [default[time_key]],
-            [default[error_key]],
-            s=160,
-            facecolors="none",
-            edgecolors="k",
-            linewidths=1.5,
-            label="default",
-        )
-    ax.set(
-        xlabel="training time (s, train_time_s)",
-        ylabel="test SSE per curve (log-pdf)",
-        yscale="log",
-        title=f"Time-quality frontier of {len(rows)} runs",
-    )
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        span = [min(true[:, j].min(), 0), true[:, j].max()]
+        ax.plot(span, span, color="0.6", linewidth=1)
+        ax.set(xlabel=f"true {name}", ylabel=f"recovered {name}", title=name)
+    fig.suptitle(f"Recovery with 95% intervals: {len(pick)} targets, noise sd {noise_sd} on the log-pdf", fontsize=9)
     return fig

@@ -34,10 +34,19 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from betaae.commands import override, script, shell
-from betaae.errors import Abort, BetaaeError, ResumeError, ours_in
+from betaae.errors import Abort, BetaaeError, ConfigError, ResumeError, ours_in
 from betaae.hparams import override_key, run_settings, write_experiment
 from betaae.outputs import atomic_write_bytes, available_memory_host, save_figure, write_csv
-from betaae.rundirs import check_path_length, expand, holds_files, lock_run, release_locks, remove_created, unique_dir
+from betaae.rundirs import (
+    check_path_length,
+    expand,
+    holds_files,
+    lock_run,
+    note_new,
+    release_locks,
+    remove_created,
+    unique_dir,
+)
 
 log = logging.getLogger("betaae")
 RECORD = "sweep.yaml"
@@ -326,6 +335,22 @@ def kept_result(cfg: DictConfig) -> float | None:
     return float(value) if _ok(value) else float("nan")
 
 
+def check_keys(config: DictConfig, overrides: list[str]) -> None:
+    """Refuse, before any job starts, an override of a key the config does not have (each job would fail)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    groups = set(config.hydra.runtime.choices)
+    missing = object()
+    for parsed in OverridesParser.create().parse_overrides(overrides):
+        key = parsed.get_key_element()
+        if key.startswith(("+", "~")) or key.split("@")[0] in groups:
+            continue
+        if OmegaConf.select(config, key, default=missing) is missing:
+            raise ConfigError(
+                f"unknown option {key}: it is not in the config (check the spelling, or add a new key with +{key}=...)"
+            )
+
+
 class SweepSummary(Callback):
     """Hydra callback: records each multirun at its start (or checks that it continues one), summarizes it
     at its end."""
@@ -360,7 +385,10 @@ class SweepSummary(Callback):
             "overrides": overrides,
             "hydra_overrides": hydra_overrides,
         }
+        check_keys(config, overrides)
         earlier = read_record(sweep_dir)
+        if not sweep_dir.exists():
+            note_new(sweep_dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         if earlier is not None:
             if earlier.get("overrides") != overrides:

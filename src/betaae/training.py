@@ -24,18 +24,20 @@ from omegaconf import DictConfig, OmegaConf
 
 from betaae import hparams, job, plots, signals
 from betaae.callbacks import HISTORY_COLUMNS, FiniteLossGuard, FollowTheLoad, History
+from betaae.checkpoints import add_reference
 from betaae.checks import require_known_keys, signature_keys
 from betaae.commands import override, script, shell
 from betaae.console import quiet_lightning
 from betaae.errors import ConfigError, InterruptedRun
-from betaae.evaluation import QUALITY_MARKS, late_spikes
+from betaae.evaluation import QUALITY_MARKS, Scores, late_spikes, score
 from betaae.job import choices, in_multirun, job_number, task_overrides
 from betaae.learner import Learner
 from betaae.lightning_plugins import AtomicCheckpointIO, LeanPrecision
-from betaae.model import mean_terms, sse
+from betaae.model import mean_terms
 from betaae.outputs import atomic_write_bytes, save_figure, write_csv, write_json
 from betaae.resume import Resume, write_resume_record
 from betaae.threads import thread_plan
+from betaae.verdicts import compute_reference
 
 
 @dataclass
@@ -183,20 +185,21 @@ def best_weights(run: Run) -> str | None:
     return best
 
 
-def evaluate(run: Run) -> dict[str, Any]:
-    """Every split's loss terms per curve, measured with the best checkpoint's weights, plus the epochs,
-    steps, times and time to quality."""
+def evaluate(run: Run) -> tuple[dict[str, Any], Scores]:
+    """The best checkpoint's figures: the train and val loss terms per curve, and the test set's SSE per
+    curve (mean, percentiles, maximum, near the edge); plus the epochs, steps, times and time to quality."""
     best = best_weights(run)
     datamodule, history, model = run.datamodule, run.history, run.learner.model
     metrics: dict[str, Any] = {}
-    for split in ("train", "val", "test"):
+    for split in ("train", "val"):
         if split in datamodule.splits:
-            terms = mean_terms(model, datamodule.splits[split][0], datamodule.hparams.eval_batch_size)
+            tensors = datamodule.splits[split]
+            weights = tensors[2] if len(tensors) > 2 else None
+            terms = mean_terms(model, tensors[0], datamodule.hparams.eval_batch_size, weights)
             metrics.update({f"{split}/{name}_per_curve": value for name, value in terms.items()})
-    with torch.no_grad():  # the mean is carried by a few curves with a parameter near 0; the median is steadier
-        test = datamodule.splits["test"][0]
-        errors = torch.cat([sse(model.reconstruct(c), c) for c in test.split(datamodule.hparams.eval_batch_size)])
-    metrics["test/sse_per_curve_median"] = float(errors.median())
+    scores = score(model, datamodule, "test", device=datamodule.splits["val"][0].device)
+    metrics.update(scores.figures("test/"))
+    metrics["test_set"] = test_set(datamodule, scores)
     rows = history.rows
     if "train" not in datamodule.splits:  # online data has no fixed training set: report the last epoch's figure
         metrics["train/sse_per_curve"] = next(
@@ -216,39 +219,64 @@ def evaluate(run: Run) -> dict[str, Any]:
             "best_checkpoint": best,
         }
     )
-    return metrics
+    return metrics, scores
 
 
-def write_figures(run: Run) -> None:
-    """history.csv and the figures of the finished run (rank 0)."""
+def record_reference(run: Run, best: str | None) -> dict[str, Any]:
+    """How well the trained model inverts its own family's held-out curves (betaae.verdicts), stored in the
+    best checkpoint for the verdicts of every later inversion; the typical figures go into metrics.json."""
+    dm = run.datamodule
+    model = run.learner.model.cpu().float().eval()
+    reference = compute_reference(model, dm.family, dm.grid.cpu(), dm.low, dm.high, dm.hparams.seed).to_dict()
+    if best:
+        add_reference(best, reference)
+    return {"curves": reference["curves"], "rms_median": reference["rms"]["0.5"], "rms_p99": reference["rms"]["0.99"]}
+
+
+def test_set(datamodule, scores: Scores) -> dict[str, Any]:
+    """What identifies the test set a run was scored on (runs with the same are comparable), and what its
+    "edge" figure covers."""
+    hp = datamodule.hparams
+    identity = {"curves": hp.num_test, "seed": hp.test_seed, "family": hp.family, "params": dict(hp.params)}
+    return {**identity, **({"edge": scores.edge_text()} if scores.edges.any() else {})}
+
+
+def write_figures(run: Run, scores: Scores) -> None:
+    """history.csv and the figures of the finished run (rank 0); the error map to TensorBoard as well."""
     write_csv(run.out / "history.csv", run.history.rows, list(HISTORY_COLUMNS))
     figures, datamodule = run.out / "figures", run.datamodule
     grid = datamodule.grid.cpu().numpy()
     names = list(datamodule.family.param_names)
-    val_curves, val_params = (t.cpu().float() for t in datamodule.splits["val"])
-    test_curves, test_params = (t.cpu().float()[:6] for t in datamodule.splits["test"])
+    curves, params = (t.cpu().float() for t in datamodule.splits["preview"])
     family = datamodule.family.name
     save_figure(
         figures / "sample_curves.png",
-        plots.sample_curves(grid, val_curves[:5].numpy(), val_params[:5].numpy(), names, family),
+        plots.sample_curves(grid, curves[:5].numpy(), params[:5].numpy(), names, family),
     )
     if run.history.rows:
         save_figure(figures / "loss_history.png", plots.loss_history(run.history.rows))
     model = run.learner.model.cpu().float().eval()
     with torch.no_grad():
-        latent = model.encode(val_curves)
-        recon = model.reconstruct(test_curves)
+        latent = model.encode(curves)
+        recon = model.reconstruct(curves[:6])
     checkpoint = "best checkpoint" if run.trainer.checkpoint_callback else "final weights"
-    save_figure(figures / "latent_histograms.png", plots.latent_histograms(latent.numpy(), "val", checkpoint))
+    save_figure(figures / "latent_histograms.png", plots.latent_histograms(latent.numpy(), "preview", checkpoint))
     save_figure(
         figures / "reconstructions.png",
-        plots.reconstructions(grid, test_curves.numpy(), recon.numpy(), test_params.numpy(), names, "test", checkpoint),
+        plots.reconstructions(
+            grid, curves[:6].numpy(), recon.numpy(), params[:6].numpy(), names, "preview", checkpoint
+        ),
     )
+    error_map = plots.error_map(scores, checkpoint)
+    writer = next((lg.experiment for lg in run.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+    if writer is not None:
+        writer.add_figure("test/error_map", error_map, global_step=max(0, run.trainer.current_epoch - 1), close=False)
+    save_figure(figures / "error_map.png", error_map)
 
 
 def finish_loggers(run: Run, metrics: dict[str, Any]) -> None:
     """The test figures, at the last epoch, then each logger closed as a success."""
-    tests = {k: v for k, v in metrics.items() if k.startswith("test/") and k.endswith("_per_curve")}
+    tests = {k: v for k, v in metrics.items() if k.startswith("test/")}
     for logger in run.trainer.loggers:
         logger.log_metrics(tests, step=max(0, metrics["epochs"] - 1))
         logger.finalize("success")
@@ -266,9 +294,10 @@ def train(cfg: DictConfig, resume: Resume | None = None) -> dict:
         fit(run)
         if not run.trainer.is_global_zero:
             return {}
-        metrics = evaluate(run)
+        metrics, scores = evaluate(run)
         metrics["fit_s"] = time.perf_counter() - train_started
-        write_figures(run)
+        metrics["inversion_reference"] = record_reference(run, metrics.get("best_checkpoint"))
+        write_figures(run, scores)
         metrics["wall_time_s"] = time.perf_counter() - started
         write_json(run.out / "metrics.json", metrics)
         (run.out / "error.txt").unlink(missing_ok=True)  # an earlier attempt's failure no longer holds
@@ -319,6 +348,18 @@ def example_target(datamodule) -> list[str]:
     return [f"params=[{','.join(f'{v:g}' for v in middle)}]"]
 
 
+def test_line(metrics: dict) -> str:
+    """The test set's figures in one line: mean, percentiles, maximum, and near a degenerate range end."""
+    figures = ", ".join(
+        f"{label} {metrics[f'test/sse_per_curve{key}']:.3g}"
+        for label, key in (("mean", ""), ("median", "_median"), ("p90", "_p90"), ("p99", "_p99"), ("max", "_max"))
+    )
+    line = f"test set:   {figures} ({metrics['test_set']['curves']:,} curves, the same for every run)"
+    if "test/sse_per_curve_edge" in metrics:
+        line += f"; {metrics['test_set']['edge']}: {metrics['test/sse_per_curve_edge']:.3g}"
+    return line
+
+
 def print_summary(run: Run, metrics: dict) -> None:
     """The few lines a user reads at the end of a run (one line in a sweep): figures, and where the files are."""
     out = run.out
@@ -341,6 +382,7 @@ def print_summary(run: Run, metrics: dict) -> None:
         "SSE per curve: train {:.4g} | val {:.4g} (best {:.4g}) | test {:.4g}".format(
             metrics["train/sse_per_curve"], metrics["val/sse_per_curve"], best, test
         ),
+        test_line(metrics),
         f"time to val SSE per curve: {marks}",
         f"outputs:    {out}/  ({', '.join(files)})",
     ]

@@ -25,9 +25,10 @@ class VAE(AutoEncoder):
         latent_dims: int = 2,
         hidden: list[int] = (256, 128),
         activation: str = "gelu",
+        output_init: str = "zeros",
         beta: float = 1e-3,
     ) -> None:
-        super().__init__(num_points, latent_dims, hidden, activation)
+        super().__init__(num_points, latent_dims, hidden, activation, output_init)
         self.beta = float(beta)
 
     def posterior(self, curves: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,41 @@
+"""Inverting samples: the code whose decoded density best explains i.i.d. draws, against scipy's own fit."""
+
+import numpy as np
+import pytest
+from helpers import exact_beta_model
+from scipy import stats
+
+from betaae.api import invert
+from betaae.errors import TargetError
+
+
+@pytest.fixture(scope="module")
+def exact():
+    return exact_beta_model()
+
+
+def test_parameters_from_samples_are_about_as_good_as_scipys_fit_of_the_same_draws(exact):
+    rng = np.random.default_rng(4)
+    ours, theirs = [], []
+    for alpha, beta in 0.8 + 3.5 * rng.random((12, 2)):
+        draws = stats.beta(alpha, beta).rvs(size=1000, random_state=rng)
+        result = invert(exact, samples=draws)
+        ours.append(np.abs(result.params[0] - [alpha, beta]))
+        theirs.append(np.abs(np.array(stats.beta.fit(draws, floc=0, fscale=1)[:2]) - [alpha, beta]))
+        inside = result.param_intervals[0.95][0]
+        assert (inside[:, 0] > 0).all() and result.described[0]
+    assert np.median(ours) <= 1.3 * np.median(theirs), (np.median(ours), np.median(theirs))
+
+
+def test_draws_outside_the_grid_are_set_aside_and_counted_and_outside_the_support_refused(exact):
+    draws = np.concatenate([stats.beta(2, 3).rvs(size=500, random_state=1), [0.001, 0.995]])
+    result = invert(exact, samples=draws)
+    assert result.draws_outside[0] == 2 and result.draws[0] == 500
+    with pytest.raises(TargetError, match=r"outside the family's support \(0, 1\)"):
+        invert(exact, samples=np.array([0.5, 1.5, 0.2]))
+
+
+def test_samples_from_another_family_are_flagged(exact):
+    draws = np.concatenate([stats.beta(2, 12).rvs(size=600, random_state=2), stats.beta(12, 2).rvs(size=600, random_state=3)])
+    result = invert(exact, samples=draws)
+    assert not result.described[0] and "not well described" in result.verdicts[0]
