@@ -43,7 +43,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python -m betaae.bench $(ARGS)
+	$(BIN)/python benchmarks/bench.py --out docs/bench.json $(ARGS)
 
 tensorboard: $(STAMP)
 	$(BIN)/tensorboard --logdir outputs
@@ -62,7 +62,7 @@ gpu-check:
 	    'gpu-check: no CUDA GPU is visible (torch ' + torch.__version__ + ')')" || exit 2; \
 	  $(PYTHON) -c "import torch; print('gpu-check on', torch.cuda.get_device_name(), 'torch', torch.__version__)"; \
 	  $(PYTHON) -m pytest -m gpu -v -p no:cacheprovider tests/test_gpu.py || exit 1; \
-	  $(PYTHON) -m betaae.bench --device gpu --repeats 1 --out $(GPU_OUT)/bench.json \
+	  $(PYTHON) benchmarks/bench.py --device gpu --seeds 1 --only data,steps,seeds,sweeps,inversion --out $(GPU_OUT)/bench.json \
 	) 2>&1 | tee $(GPU_OUT)/log.txt
 
 clean:

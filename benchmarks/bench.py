@@ -11,8 +11,8 @@ table and writes bench-results/bench.json (docs/performance.md shows and explain
     count alone and one thread when the CPU is shared (two threads per process collapse then);
 (e) threads: the default run alone against fixed thread counts, to check that following the load costs
     nothing on an idle machine;
-(f) sweeps: a 4-job sweep of the default model with the default launcher (jobs side by side) against the
-    basic launcher (one after another);
+(f) sweeps: a 4-job sweep of the default model (50 epochs a job) with the default launcher (jobs side by
+    side) against the basic launcher (one after another);
 (g) the test set: the default checkpoint's test mean on several independent draws of the test set, against
     plain uniform draws of the same size (why the test set is importance-sampled);
 (h) inversion: 1,000 targets with intervals, Nelder-Mead and the batched method;
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -178,12 +179,13 @@ def start_train(out_dir: Path, overrides: list[str]) -> subprocess.Popen:
 
 
 def finish_train(process: subprocess.Popen, out_dir: Path, started: float) -> dict:
-    _, stderr = process.communicate()
+    stdout, stderr = process.communicate()
     wall = time.time() - started
     if process.returncode != 0:
         raise RuntimeError(f"train.py failed: {stderr.strip().splitlines()[-1:]}")
     metrics = json.loads((out_dir / "metrics.json").read_text())
-    return {"wall_s": wall, **{k: metrics.get(k) for k in FIGURES}, "threads": metrics.get("threads")}
+    figures = {k: metrics.get(k) for k in FIGURES}
+    return {"wall_s": wall, **figures, "threads": metrics.get("threads"), "stdout": stdout}
 
 
 def train_script(out_dir: Path, overrides: list[str]) -> dict:
@@ -226,6 +228,7 @@ def bench_seeds(tmp: Path, overrides: list[str], seeds: list[int], name: str) ->
     return {
         "seeds": seeds,
         "overrides": overrides,
+        "console": runs[0]["stdout"],  # what the first run printed, as a user sees it
         **{k: spread([r[k] for r in runs]) for k in keys if runs[0].get(k) is not None},
     }
 
@@ -253,6 +256,8 @@ def bench_conditions(tmp: Path, overrides: list[str], busy_s: float) -> dict:
     for case in out.values():
         runs = case["run"] if isinstance(case["run"], list) else [case["run"]]
         plains = case["plain"] if isinstance(case["plain"], list) else [case["plain"]]
+        for r in runs:
+            r.pop("stdout", None)
         case["slowdown_vs_alone"] = [r["train_time_s"] / alone for r in runs]
         case["ratio_to_plain"] = [r["train_time_s"] / p["train_s"] for r, p in zip(runs, plains)]
     return out
@@ -275,6 +280,7 @@ def bench_threads(tmp: Path, overrides: list[str]) -> dict:
 
 def bench_sweeps(tmp: Path, extra: list[str]) -> dict:
     sweep = ["-m", "optimizer.lr=3e-3,5e-3", "scheduler.gamma=0.95,0.97", *QUIET, *extra]
+    sweep += [] if any(o.startswith("trainer.max_epochs=") for o in extra) else ["trainer.max_epochs=50"]
     out = {}
     for launcher, args in (
         ("one after another (hydra/launcher=basic)", ["hydra/launcher=basic"]),
@@ -380,6 +386,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check that the benchmark runs")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--keep-run", type=Path, help="copy the default run of seed 0 here (for inversion_check.py)")
     args = parser.parse_args(argv)
     only, quick, device = set(args.only.split(",")), args.quick, args.device
     tiny = ["data.num_train=256", "data.num_val=64", "data.num_test=2000", "trainer.max_epochs=2"] if quick else []
@@ -414,6 +421,8 @@ def main(argv: list[str] | None = None) -> dict:
             results["inversion"] = bench_inversion(run, 50 if quick else 1000)
         if "answers" in only:
             results["answers"] = bench_answers(run, tmp, 1 if quick else 3)
+        if args.keep_run is not None and run.is_dir():
+            shutil.copytree(run, args.keep_run)
     write_json(args.out, results)
     print(json.dumps(results, indent=1, default=str))
     print(f"\nwritten: {args.out}")

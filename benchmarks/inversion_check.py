@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 
@@ -130,12 +131,54 @@ def speed(model) -> dict:
     return {"targets": 1000, "seconds": time.perf_counter() - started}
 
 
+def figures_table(results: dict) -> str:
+    """The figures of a check as the markdown docs/inversion.md shows (a test renders it again and compares)."""
+
+    def pct(values) -> str:
+        return " / ".join(f"{100 * v:.1f}%" for v in values)
+
+    lines = [
+        f"Calibration on {next(iter(results['calibration'].values()))['targets']} noisy targets per row, with "
+        "known parameters from the training ranges (coverage per parameter, α / β):",
+        "",
+        "| noise on the log-pdf | 68% intervals hold the truth | 95% intervals hold the truth "
+        "| median abs error | failed fits |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, entry in results["calibration"].items():
+        errors = " / ".join(f"{v:.3g}" for v in entry["median_abs_error"])
+        lines.append(
+            f"| {key} | {pct(entry['coverage_68'])} | {pct(entry['coverage_95'])} | {errors} | {entry['failed_fits']} |"
+        )
+    lines += ["", "Verdicts:", "", "| target | verdict |", "| --- | --- |"]
+    for name, entry in results["verdicts"].items():
+        if "flagged_share" in entry:
+            lines.append(f"| {name} ({entry['targets']} targets) | {100 * entry['flagged_share']:.1f}% flagged |")
+        else:
+            lines.append(f"| {name} | {'described' if entry['described'] else 'flagged'}: {entry['verdict']} |")
+    sam = results["samples"]
+    ours = " / ".join(f"{v:.3g}" for v in sam["median_abs_error_ours"])
+    theirs = " / ".join(f"{v:.3g}" for v in sam["median_abs_error_scipy"])
+    ratio = " / ".join(f"{v:.2f}×" for v in sam["ratio"])
+    lines += [
+        "",
+        f"Samples ({sam['targets']} targets of {sam['draws']:,} draws each): median abs error of α / β "
+        f"{ours}, against {theirs} for `scipy.stats.beta.fit` on the same draws ({ratio}); "
+        f"{1000 * sam['seconds_per_target']:.0f} ms per target.",
+        "",
+        f"Speed: {results['speed']['targets']:,} targets with intervals, batched method, in "
+        f"{results['speed']['seconds']:.2f} s.",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ckpt", type=Path)
     parser.add_argument("--out", type=Path, default=Path("bench-results"))
     parser.add_argument("--targets", type=int, default=500)
     parser.add_argument("--samples-targets", type=int, default=100)
+    parser.add_argument("--write", type=Path, help="a page whose inversion:figures block to fill (docs/inversion.md)")
     args = parser.parse_args(argv)
     from betaae import plots
 
@@ -153,7 +196,15 @@ def main(argv: list[str] | None = None) -> dict:
     for entry in results["calibration"].values():
         entry.pop("_result"), entry.pop("_true")
     write_json(args.out / "inversion_check.json", results)
-    print(json.dumps(results, indent=1, default=float))
+    results = json.loads((args.out / "inversion_check.json").read_text())  # as the docs' test reads it
+    print(figures_table(results))
+    if args.write is not None:
+        text = args.write.read_text()
+        block = f"<!-- inversion:figures -->\n{figures_table(results)}\n<!-- /inversion:figures -->"
+        args.write.write_text(
+            re.sub(r"<!-- inversion:figures -->.*?<!-- /inversion:figures -->", lambda m: block, text, flags=re.S)
+        )
+        print(f"written: {args.write}")
     return results
 
 

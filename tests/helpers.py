@@ -96,6 +96,11 @@ def run_subprocess(script: str, args: list[str], timeout: float = 300, **kwargs)
     )
 
 
+def tree(path: Path) -> dict[str, bytes]:
+    """Every file under path with its bytes: a fingerprint of a run directory."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 

@@ -27,7 +27,7 @@ def test_the_readme_example_runs_as_written(trained_run, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code = readme_example().replace("outputs/train/runs/<run>", str(trained_run))
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 (the README's own example)
+    exec(compile(code, "README.md", "exec"), namespace)
     result = namespace["result"]
     assert len(result) >= 1 and result.params.shape[1] == 2 and result.described.dtype == bool
 

@@ -9,17 +9,21 @@ from betaae.families import FAMILIES, get_family, make_grid
 
 
 def built(**kwargs) -> CurveDataModule:
-    dm = CurveDataModule(**kwargs)
+    """A set-up data module with a stored training split (online=false), unless told otherwise."""
+    dm = CurveDataModule(**{"online": False, **kwargs})
     dm.setup()
     return dm
 
 
 def test_splits_have_the_configured_shapes_and_keep_parameters_beside_curves():
     dm = built(num_train=1000, num_val=200, num_test=300, num_points=50)
+    assert set(dm.splits) == {"train", "val", "preview"}  # the test set is drawn chunk by chunk when scored
+    dm.splits["test"] = dm.build_split("test", 300)
     for split, n in {"train": 1000, "val": 200, "test": 300}.items():
-        curves, params = dm.splits[split]
+        curves, params = dm.splits[split][:2]
         assert curves.shape == (n, 50) and curves.dtype == torch.float32
         assert params.shape == (n, 2)
+        assert len(dm.splits[split]) == (2 if split == "train" else 3)  # val and test carry their weights
         expected = get_family("beta").log_pdf(dm.grid.double(), params.double()).float()
         torch.testing.assert_close(curves, expected, rtol=1e-4, atol=1e-4)
 
@@ -63,7 +67,17 @@ def test_same_seed_gives_the_same_data_and_another_seed_different_data():
 def test_val_and_test_do_not_depend_on_the_training_set_size():
     small, large = built(num_train=100), built(num_train=5000)
     assert torch.equal(small.splits["val"][0], large.splits["val"][0])
-    assert not torch.equal(small.splits["val"][0], small.splits["test"][0])
+    assert not torch.equal(small.splits["val"][0], small.build_split("test", 2000)[0])
+
+
+def test_the_test_set_is_the_same_for_every_seed_and_chunk_size_and_changes_only_with_test_seed():
+    a = CurveDataModule(seed=0).build_split("test", 3000)
+    b = CurveDataModule(seed=7, chunk_size=700).build_split("test", 3000)
+    c = CurveDataModule(seed=0, test_seed=1).build_split("test", 3000)
+    assert all(torch.equal(x, y) for x, y in zip(a, b)) and not torch.equal(a[1], c[1])
+    assert not torch.equal(
+        CurveDataModule(seed=0).build_split("val", 3000)[1], CurveDataModule(seed=7).build_split("val", 3000)[1]
+    )
 
 
 def test_batches_are_views_cut_from_one_tensor_and_cover_the_epoch_once():
@@ -155,7 +169,7 @@ def test_parameters_are_drawn_the_same_whatever_the_chunk_size():
 
 
 def test_splits_that_do_not_fit_in_memory_are_refused_before_anything_is_built():
-    dm = CurveDataModule(num_train=1_000_000_000)
+    dm = CurveDataModule(num_train=1_000_000_000, online=False)
     assert dm.memory_needed() >= 1_000_000_000 * 102 * 4  # 1e9 curves of 100 + 2 float32 values: 380 GiB
     with pytest.raises(ResourceError, match=r"data.num_train=1000000000: the data needs \d+\.\d GiB of memory and"):
         dm.setup()

@@ -1,4 +1,4 @@
-"""The README's "Extending betaae" examples, run exactly as written: each file is taken from the README,
+"""The examples of docs/extending.md, run exactly as written: each file is taken from the page,
 written into a temporary folder, and used through the public registries and the real entry points."""
 
 import json
@@ -16,10 +16,9 @@ from betaae.model import model_class
 
 
 def readme_files() -> dict[str, str]:
-    """{path: text} of every `# file: path` block in the README's "Extending betaae" section."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("\n## Extending betaae\n")[1].split("\n## ")[0]
-    return dict(re.findall(r"```(?:python|yaml)\n# file: (\S+)\n(.*?)```", section, re.S))
+    """{path: text} of every `# file: path` block in docs/extending.md."""
+    text = (ROOT / "docs" / "extending.md").read_text()
+    return dict(re.findall(r"```(?:python|yaml)\n# file: (\S+)\n(.*?)```", text, re.S))
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +69,7 @@ def test_the_method_example_is_registered_with_its_options(examples):
     assert found.residual.max() < 1e-2
 
 
+@pytest.mark.slow  # a training and an inversion through subprocesses: about 16 s
 def test_the_examples_train_and_invert_through_the_scripts(examples, tmp_path):
     run_dir = tmp_path / "run"
     small = [*TINY, "callbacks.latent_images.every_n_epochs=0", f"hydra.run.dir={run_dir}"]

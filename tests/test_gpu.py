@@ -107,7 +107,15 @@ def test_the_data_stays_on_the_gpu_with_no_host_copy_per_step():
 
 def test_the_benchmark_runs_on_the_gpu(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "betaae.bench", "--device", "gpu", "--quick", "--out", str(tmp_path / "bench.json")],
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench.py"),
+            "--device",
+            "gpu",
+            "--quick",
+            "--out",
+            str(tmp_path / "bench.json"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

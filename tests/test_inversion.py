@@ -59,7 +59,9 @@ def test_observations_are_refused_in_one_line_when_they_cannot_be_fitted():
     few[1, :3] = 0.0
     with pytest.raises(TargetError, match=r"row 1 has 3 observed point\(s\); at least 4 are needed"):
         observe(few, grid, None, "targets=t.csv", 4)
-    with pytest.raises(TargetError, match="rows have 50 values but the checkpoint's grid has 100 points; give their x-values"):
+    with pytest.raises(
+        TargetError, match="rows have 50 values but the checkpoint's grid has 100 points; give their x-values"
+    ):
         observe(np.zeros((1, 50)), grid, None, "targets=t.csv", 4)
     with pytest.raises(TargetError, match="values reach 1e\\+30"):
         observe(np.full((1, 100), 1e30), grid, None, "targets=t.csv", 4)

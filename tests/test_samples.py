@@ -29,13 +29,16 @@ def test_parameters_from_samples_are_about_as_good_as_scipys_fit_of_the_same_dra
 
 def test_draws_outside_the_grid_are_set_aside_and_counted_and_outside_the_support_refused(exact):
     draws = np.concatenate([stats.beta(2, 3).rvs(size=500, random_state=1), [0.001, 0.995]])
+    outside = int(((draws < 0.01) | (draws > 0.99)).sum())
     result = invert(exact, samples=draws)
-    assert result.draws_outside[0] == 2 and result.draws[0] == 500
+    assert outside >= 2 and result.draws_outside[0] == outside and result.draws[0] == len(draws) - outside
     with pytest.raises(TargetError, match=r"outside the family's support \(0, 1\)"):
         invert(exact, samples=np.array([0.5, 1.5, 0.2]))
 
 
 def test_samples_from_another_family_are_flagged(exact):
-    draws = np.concatenate([stats.beta(2, 12).rvs(size=600, random_state=2), stats.beta(12, 2).rvs(size=600, random_state=3)])
+    draws = np.concatenate(
+        [stats.beta(2, 12).rvs(size=600, random_state=2), stats.beta(12, 2).rvs(size=600, random_state=3)]
+    )
     result = invert(exact, samples=draws)
     assert not result.described[0] and "not well described" in result.verdicts[0]

@@ -104,7 +104,9 @@ def test_every_family_trains_and_inverts_with_its_best_matching_parameters(famil
     summary = json.loads((out / "inversion.json").read_text())
     assert summary["family"] == family
     names = get_family(family).param_names
-    assert all(f"fit_{n}" in summary for n in names) and f"best-matching {names[0]}=" in stdout
+    assert all(f"fit_{n}" in summary for n in names) and "best-matching parameters:" in stdout
+    # Three tiny epochs make a poor model: whatever the verdicts, each is given, in words.
+    assert summary["verdict"] and summary["fit_verdict"]
 
 
 @pytest.mark.parametrize("model", ["vae", "student_t"])

@@ -3,7 +3,10 @@ the joblib launcher and the Optuna sweeper, read back with TensorBoard's own eve
 
 import csv
 import importlib.util
+import json
 import re
+import statistics
+from pathlib import Path
 
 import pytest
 import yaml
@@ -94,6 +97,7 @@ def test_the_console_shows_one_line_per_job_and_a_table_best_first(sweep):
     assert out.count("invert:") == 0  # no per-job hints
 
 
+@pytest.mark.slow  # a sweep through a subprocess: about 12 s
 def test_a_failed_job_is_recorded_while_the_others_still_run_and_the_exit_code_says_so(tmp_path):
     result = run_subprocess("train.py", ["-m", *TINY, "data.batch_size=0,64", f"hydra.sweep.dir={tmp_path}"])
     assert result.returncode == 1
@@ -107,6 +111,7 @@ def test_a_failed_job_is_recorded_while_the_others_still_run_and_the_exit_code_s
     assert read_summary(tmp_path)[0]["status"] == "ok"  # best first, failures last
 
 
+@pytest.mark.slow  # a sweep through a subprocess: about 22 s
 def test_jobs_with_the_same_values_still_get_directories_of_their_own(tmp_path):
     result = run_subprocess(
         "train.py", ["-m", *TINY, "trainer.max_epochs=1", "seed=1,1", f"hydra.sweep.dir={tmp_path}"]
@@ -115,17 +120,21 @@ def test_jobs_with_the_same_values_still_get_directories_of_their_own(tmp_path):
     assert sorted(d.name for d in tmp_path.iterdir() if d.is_dir()) == ["seed=1", "seed=1-1"]
 
 
-def test_joblib_launcher_runs_jobs_in_parallel_with_one_thread_each(tmp_path):
-    result = run_subprocess(
-        "train.py", ["-m", "hydra/launcher=joblib", "latent_dims=1,2", *TINY, f"hydra.sweep.dir={tmp_path}"]
-    )
+@pytest.mark.slow  # two jobs side by side in joblib workers: about 22 s
+def test_the_default_launcher_runs_the_jobs_side_by_side(tmp_path):
+    result = run_subprocess("train.py", ["-m", "latent_dims=1,2", *TINY, f"hydra.sweep.dir={tmp_path}"])
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_summary(tmp_path)
     assert [r["status"] for r in rows] == ["ok", "ok"]
-    assert [r["num_threads"] for r in rows] == ["1", "1"]  # 2 cores shared by 2 jobs
     assert {r["job"] for r in rows} == {"latent_dims=1", "latent_dims=2"}
+    # Each job's config is written as it starts and its metrics as it ends: side by side, each started
+    # before the other ended.
+    spans = [((d / ".hydra" / "config.yaml").stat().st_mtime, (d / "metrics.json").stat().st_mtime)
+             for d in (tmp_path / "latent_dims=1", tmp_path / "latent_dims=2")]  # fmt: skip
+    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans
 
 
+@pytest.mark.slow  # an Optuna search of several trials: about 37 s
 @pytest.mark.skipif(
     importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None, reason="needs the [optuna] extra"
 )
@@ -157,29 +166,42 @@ def test_long_values_are_rounded_in_names():
     assert short_value("/tmp/x") == "_tmp_x"
 
 
-def test_the_frontier_chart_marks_the_pareto_front_and_the_default(tmp_path, capsys):
+def fake_job(sweep: Path, name: str, overrides: list[str], metrics: dict | None) -> None:
+    """A job directory as a sweep leaves it: Hydra's record of its overrides, and its metrics or its error."""
+    (sweep / name / ".hydra").mkdir(parents=True)
+    (sweep / name / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    if metrics is None:
+        (sweep / name / "error.txt").write_text("training stopped: the loss became non-finite\n")
+    else:
+        (sweep / name / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_the_frontier_chart_groups_seeds_chooses_on_val_and_rings_the_default(tmp_path, capsys):
     from frontier import main, pareto_front
 
-    rows = [
-        {"job": "a", "status": "ok", "scheduler.gamma": "0.97", "trainer.max_epochs": "300", "train_time_s": "30",
-         "test/sse_per_curve": "0.0002", "late_val_spikes": "0"},
-        {"job": "b", "status": "ok", "scheduler.gamma": "0.95", "trainer.max_epochs": "100", "train_time_s": "10",
-         "test/sse_per_curve": "0.002", "late_val_spikes": "0"},
-        {"job": "c", "status": "ok", "scheduler.gamma": "0.95", "trainer.max_epochs": "300", "train_time_s": "31",
-         "test/sse_per_curve": "0.001", "late_val_spikes": "0"},
-        {"job": "d", "status": "failed", "scheduler.gamma": "0.9", "trainer.max_epochs": "300", "train_time_s": "",
-         "test/sse_per_curve": "", "late_val_spikes": ""},
-    ]  # fmt: skip
-    for part, chunk in (("one", rows[:2]), ("two", rows[2:])):
+    varying = ["scheduler.gamma", "trainer.max_epochs", "seed"]
+    # (gamma, epochs): (train time, val, test) at seeds 0 and 1. c is best on test but not on val: the front,
+    # chosen on val, must not pick it; a is the default (gamma 0.97, 200 epochs).
+    settings = {
+        ("0.97", "200"): [(30, 2e-4, 3e-4), (32, 2.2e-4, 3.2e-4)],
+        ("0.95", "100"): [(10, 2e-3, 2e-3), (11, 2.1e-3, 2.2e-3)],
+        ("0.95", "200"): [(31, 1e-3, 1e-4), (33, 1.1e-3, 1.2e-4)],
+    }
+    for part, keys in (("one", list(settings)[:2]), ("two", list(settings)[2:])):
         sweep = tmp_path / part
         sweep.mkdir()
-        (sweep / "sweep.yaml").write_text(yaml.safe_dump({"varying": ["scheduler.gamma", "trainer.max_epochs"]}))
-        with open(sweep / "summary.csv", "w") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(chunk)
+        (sweep / "sweep.yaml").write_text(yaml.safe_dump({"varying": varying}))
+        for gamma, epochs in keys:
+            for seed, (time_s, val, test) in enumerate(settings[gamma, epochs]):
+                overrides = [f"scheduler.gamma={gamma}", f"trainer.max_epochs={epochs}", f"seed={seed}"]
+                metrics = {"train_time_s": time_s, "val/sse_per_curve_best": val, "test/sse_per_curve": test}
+                fake_job(sweep, ",".join(overrides), overrides, metrics)
+        if part == "two":
+            fake_job(sweep, "failed", ["scheduler.gamma=0.9", "trainer.max_epochs=200", "seed=0"], None)
     front = main([str(tmp_path / "one"), str(tmp_path / "two"), "--out", str(tmp_path / "frontier.png")])
-    assert [r["job"] for r in front] == ["b", "a"]  # c is slower than a and worse
-    assert "<- default" in capsys.readouterr().out  # a has the default gamma and epochs
+    assert [(r["scheduler.gamma"], r["trainer.max_epochs"]) for r in front] == [("0.95", "100"), ("0.97", "200")]
+    assert front[1]["seeds"] == 2 and front[1]["train_time_s"] == pytest.approx(31)
+    assert front[1]["val/sse_per_curve_best_sd"] == pytest.approx(statistics.stdev([2e-4, 2.2e-4]))
+    assert "<- default" in capsys.readouterr().out
     assert (tmp_path / "frontier.png").stat().st_size > 10_000
     assert pareto_front([]) == []

@@ -59,8 +59,7 @@ def test_the_reference_is_stored_in_the_best_checkpoint_at_the_end_of_training(t
 def test_a_parameter_fit_far_from_the_decoded_curve_is_a_failed_fit(model):
     result = invert(model, params=[[2.0, 4.0]])
     assert result.fit_ok[0] and "from the decoded one" in result.fit_verdicts[0]
-    mixture, _ = out_of_family(model.grid)["mixture"]
     from betaae.verdicts import judge_parameters
 
-    (ok, text), = judge_parameters(np.array([10 * model.reference.fit[0.99]]), model.reference, "beta")
+    ((ok, text),) = judge_parameters(np.array([10 * model.reference.fit[0.99]]), model.reference, "beta")
     assert not ok and text.startswith("failed:") and "not an answer" in text

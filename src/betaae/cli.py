@@ -19,6 +19,7 @@ import functools
 import logging
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -192,14 +193,31 @@ def _stopped(stop: BaseException) -> BetaaeError:
     )
 
 
+_THREAD_ERRORS: list[BetaaeError] = []
+
+
+def _thread_failed(args: threading.ExceptHookArgs) -> None:
+    """A full or read-only disk met by a writer thread (TensorBoard's) is kept for the one-line report,
+    not printed as a thread's traceback; the main thread meets the same disk and stops the run."""
+    known = _known(args.exc_value) if args.exc_value is not None else None
+    if known is None or tracebacks_wanted():
+        threading.__excepthook__(args)
+    else:
+        _THREAD_ERRORS.append(known)
+
+
 def main(hydra_main: Callable[[], Any]) -> None:
     """Run a @hydra.main function, turning project and config errors into one line and an exit code."""
     register_resolvers()
     signals.install()
+    threading.excepthook = _thread_failed
     if not tracebacks_wanted():
         os.environ["HYDRA_FULL_ERROR"] = os.environ[SET_BY_US] = "1"
     try:
         hydra_main()
+        if _THREAD_ERRORS:  # only a writer thread failed: the run's record is incomplete
+            print(f"error: {one_line(_THREAD_ERRORS[0])}", file=sys.stderr, flush=True)
+            sys.exit(_THREAD_ERRORS[0].exit_code)
     except (Abort, KeyboardInterrupt, signals.Terminated) as stop:
         if tracebacks_wanted() and not isinstance(stop, Abort):
             raise

@@ -45,10 +45,23 @@ def shell(*words: str) -> str:
     return " ".join(shlex.quote(str(word)) for word in words)
 
 
+def script_path(name: str) -> str:
+    """How to name train.py or invert.py from the current directory: plainly from the folder they are in,
+    else by the path of the folder the running script came from (or this checkout's)."""
+    if (Path.cwd() / name).is_file():
+        return name
+    main = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    folder = main.parent if main is not None and main.name in ("train.py", "invert.py") else None
+    for candidate in (folder, Path(__file__).resolve().parents[2]):
+        if candidate is not None and (candidate / name).is_file():
+            return str(candidate / name)
+    return name
+
+
 def script(name: str, *overrides: str, env: dict[str, str] | None = None) -> str:
     """`python NAME.py OVERRIDES...`, with environment settings in front when the command needs them."""
     prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
-    return (prefix + " " if prefix else "") + shell("python", name, *overrides)
+    return (prefix + " " if prefix else "") + shell("python", script_path(name), *overrides)
 
 
 def pythonpath_for(*modules: str) -> dict[str, str]:

@@ -135,7 +135,11 @@ def targets_for(cfg: DictConfig, model, inputs: dict[str, Any]) -> dict[str, Any
             raise TargetError(f"targets={path}: parameter rows must be finite numbers")
         check_params(rows, family, f"targets={path}: ")
         return {"params": rows, "source": path}
-    return {"curves": rows, "x": x, "source": path}
+    from betaae.observations import observe  # torch is loaded by now
+
+    # Checked here, before anything is written, with the name the user gave them.
+    observe(rows, model.grid, x, f"targets={path}", min_points=model.latent_dims + 2)
+    return {"curves": rows, "x": x, "source": path, "label": f"targets={path}"}
 
 
 def warn_out_of_range(params: np.ndarray, model, which: str) -> None:
@@ -172,6 +176,7 @@ def main(cfg: DictConfig) -> float:
     model = load_model(Path(str(cfg.ckpt_path)).expanduser())
     targets = targets_for(cfg, model, inputs)
     source = targets.pop("source")
+    label = targets.pop("label", "curves")
     if targets.get("params") is not None:
         warn_out_of_range(targets["params"], model, "their parameters")
     job.began_training()  # from here on, what is written is worth keeping
@@ -182,6 +187,7 @@ def main(cfg: DictConfig) -> float:
         method=cfg.method.name,
         init=cfg.init,
         fit_params=cfg.fit_params,
+        label=label,
         **options,
     )
     if result.params is not None and targets.get("params") is None:

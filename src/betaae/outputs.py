@@ -87,8 +87,11 @@ def save_figure(path: Path, figure) -> None:
     """Render a figure to PNG atomically and release its memory."""
     import matplotlib.pyplot as plt
 
+    from betaae.signals import deferred
+
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    with deferred():
+        figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())
 

@@ -22,6 +22,8 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from betaae.checks import require
+from betaae.constraints import integer
 from betaae.errors import CheckpointError, ResumeError
 from betaae.rundirs import check_run_dir, holder, is_ddp_child, lock_run, unique_dir
 
@@ -135,8 +137,6 @@ def prepare_resume(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, R
 
     Checks everything a resume needs, and writes nothing: take_over() then makes the run this process's.
     """
-    from betaae.checkpoints import load_model, model_spec, read_checkpoint
-
     run = check_run_dir(cfg.resume).resolve()
     if not os.access(run, os.W_OK) or not os.access(run / "checkpoints", os.W_OK):
         raise ResumeError(f"resume={run}: the run directory is not writable (read-only?); copy it somewhere writable")
@@ -148,6 +148,11 @@ def prepare_resume(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, R
     container = _rerooted(OmegaConf.to_container(saved), old.rstrip(os.sep), str(run))
     extra = checked_overrides(run, overrides)
     resumed = OmegaConf.merge(OmegaConf.create(container), OmegaConf.from_dotlist([o.lstrip("+") for o in extra]))
+    asked = any(o.split("=")[0].lstrip("+") == "trainer.max_epochs" for o in extra)
+    if asked:  # before torch loads the checkpoint: a bad value is refused at once
+        require("trainer.max_epochs", resumed.trainer.max_epochs, integer(1))
+    from betaae.checkpoints import load_model, model_spec, read_checkpoint  # torch loads from here on
+
     last = run / "checkpoints" / "last.ckpt"
     checkpoint = read_checkpoint(last, "resume")
     if checkpoint["hyper_parameters"].get("betaae_format", 1) < 2:
@@ -163,15 +168,11 @@ def prepare_resume(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, R
         shown = ", ".join(f"model.{k}={spec.get(k)} (checkpoint: {stored.get(k)})" for k in differ)
         raise ResumeError(f"resume={run}: config.yaml does not match checkpoints/last.ckpt: {shown}")
     done = epochs_done(checkpoint)
-    asked = any(o.split("=")[0].lstrip("+") == "trainer.max_epochs" for o in extra)
     target = resumed.trainer.max_epochs if asked else last_target(run, saved)
     with open_dict(resumed):
         resumed.resume = str(run)
         resumed.paths.output_dir = str(run)
         resumed.trainer.max_epochs = target
-    from betaae.checks import require
-    from betaae.constraints import integer
-
     require("trainer.max_epochs", target, integer(1))
     if asked and target < done:
         raise ResumeError(

@@ -44,6 +44,27 @@ def lightning_stops() -> Iterator[None]:
         _fitting = False
 
 
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait for this block to end, then stop the process as they would have: for work an
+    exception must not land inside (matplotlib's compiled drawing code turns one into a TypeError)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if held:
+        if held[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        if not _fitting:
+            raise Terminated()
+
+
 def stop_when_orphaned(interval: float = 1.0, grace: float = 60.0) -> None:
     """In a process a sweep or a DDP run started: if the process that started it dies (even by kill -9), stop
     as if it had sent SIGTERM, so that nothing goes on writing into a sweep that has ended."""

@@ -35,6 +35,22 @@ def main(cfg: DictConfig) -> float | None:
     return train(cfg, resume).get(cfg.optimized_metric)
 
 
+def check_launcher(cfg: DictConfig) -> None:
+    """DDP starts processes of its own, which a joblib worker (the default sweep launcher's) cannot host."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not (job.in_multirun() and HydraConfig.initialized()):
+        return
+    launcher = str(HydraConfig.get().launcher.get("_target_", ""))
+    strategy = str(cfg.trainer.get("strategy", "auto"))
+    if "joblib" in launcher.lower() and strategy.startswith("ddp"):
+        fail(
+            "trainer.strategy",
+            strategy,
+            "a DDP job in a sweep needs its own processes; run the sweep with hydra/launcher=basic",
+        )
+
+
 def prepare(cfg: DictConfig) -> tuple[DictConfig, Resume | None] | None:
     """The checked config and, for a resume, what it continues from; None when there is nothing to do
     (a finished run resumed without more epochs)."""
@@ -68,6 +84,7 @@ def prepare(cfg: DictConfig) -> tuple[DictConfig, Resume | None] | None:
             )
         claim(job.current_run(), "hydra.run.dir")
     family = validate_train(cfg)
+    check_launcher(cfg)
     check_classes(cfg)
     check_accelerator(cfg.trainer.get("accelerator", "auto"), cfg.trainer.get("devices", "auto"))
     warn_small_latent(cfg.model.get("latent_dims", cfg.latent_dims), family)

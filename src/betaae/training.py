@@ -26,7 +26,7 @@ from betaae import hparams, job, plots, signals
 from betaae.callbacks import HISTORY_COLUMNS, FiniteLossGuard, FollowTheLoad, History
 from betaae.checkpoints import add_reference
 from betaae.checks import require_known_keys, signature_keys
-from betaae.commands import override, script, shell
+from betaae.commands import override, pythonpath_for, script, shell
 from betaae.console import quiet_lightning
 from betaae.errors import ConfigError, InterruptedRun
 from betaae.evaluation import QUALITY_MARKS, Scores, late_spikes, score
@@ -166,7 +166,7 @@ def fit(run: Run) -> None:
         raise InterruptedRun(
             f"training interrupted by {what} during epoch {trainer.current_epoch}; "
             f"{run.out / 'checkpoints' / 'last.ckpt'} holds the last completed epoch; "
-            f"resume with: {script('train.py', override('resume', run.out))}",
+            f"resume with: {script('train.py', override('resume', run.out), env=user_modules_path(run))}",
             code,
         ) from None
 
@@ -297,7 +297,8 @@ def train(cfg: DictConfig, resume: Resume | None = None) -> dict:
         metrics, scores = evaluate(run)
         metrics["fit_s"] = time.perf_counter() - train_started
         metrics["inversion_reference"] = record_reference(run, metrics.get("best_checkpoint"))
-        write_figures(run, scores)
+        with signals.deferred():  # matplotlib's drawing code mangles an exception raised inside it
+            write_figures(run, scores)
         metrics["wall_time_s"] = time.perf_counter() - started
         write_json(run.out / "metrics.json", metrics)
         (run.out / "error.txt").unlink(missing_ok=True)  # an earlier attempt's failure no longer holds
@@ -337,6 +338,14 @@ def print_start(run: Run) -> None:
     if run.resume is not None:
         line += f"\nresuming:   {run.out} after epoch {run.resume.epochs_done}"
     print(line, flush=True)
+
+
+def user_modules_path(run) -> dict[str, str]:
+    """The PYTHONPATH a fresh shell needs for the user's own modules this run uses (its model, family and
+    extensions), so that the commands it prints work when pasted; empty for built-ins."""
+    cfg = run.cfg
+    modules = [str(cfg.model.get("_target_", "")), str(run.datamodule.hparams.family), *(cfg.get("extensions") or [])]
+    return pythonpath_for(*(m for m in modules if "." in m or m in (cfg.get("extensions") or [])))
 
 
 def example_target(datamodule) -> list[str]:
@@ -387,7 +396,9 @@ def print_summary(run: Run, metrics: dict) -> None:
         f"outputs:    {out}/  ({', '.join(files)})",
     ]
     if metrics.get("best_checkpoint"):
-        lines.append(f"invert:     {script('invert.py', override('ckpt_path', out), *example_target(run.datamodule))}")
+        target = example_target(run.datamodule)
+        command = script("invert.py", override("ckpt_path", out), *target, env=user_modules_path(run))
+        lines.append(f"invert:     {command}")
     log_dir = Path(run.cfg.paths.log_dir).expanduser()
     tensorboard_root = log_dir if out.resolve().is_relative_to(log_dir.resolve()) else out.parent
     lines.append(f"compare:    tensorboard --logdir {shell(str(tensorboard_root))}")

@@ -10,7 +10,8 @@ each by the batched method. The quantiles of three figures are stored in the che
 - fit: the rms distance per point from the decoded curve to the nearest curve of the family.
 A target is described by the model when its misfit is no more than the reference's 99th percentile, plus
 three standard errors of the noise's share of it; a parameter fit is good when its fit figure is no more
-than the reference's 99th percentile (so about 1% of in-family targets are flagged, by construction).
+than the reference's 99th percentile (so about 1% of in-family targets are flagged, by construction), and
+no limit is below FLOOR per point, where a difference is rounding.
 A checkpoint without a reference (made by an earlier betaae) gets one computed when it is first inverted.
 """
 
@@ -28,6 +29,15 @@ REFERENCE_CURVES = 1_000
 QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
 FLAG_AT = 0.99
 MARGIN_SE = 3.0
+# No limit is set below this, per point: differences of float32 curves this small are rounding, not misfit.
+FLOOR = 1e-4
+
+
+def ordinal(value: float) -> str:
+    """53 -> '53rd', 11 -> '11th', 0.4 -> '0th'."""
+    n = round(value)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def smooth_misfit(residual: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -123,8 +133,8 @@ def judge_fit(
 ) -> list[Verdict]:
     """A verdict for each target from its rms residual per point, its smooth misfit per point, its noise sd
     (given or estimated) and its number of adjacent observed pairs."""
-    limit = reference.misfit[FLAG_AT]
-    typical = reference.rms[0.5]
+    limit = max(reference.misfit[FLAG_AT], FLOOR**2)
+    typical = max(reference.rms[0.5], FLOOR)
     verdicts = []
     for r, s, sd, k in zip(rms, misfit, noise, pairs):
         margin = MARGIN_SE * sd**2 / math.sqrt(max(k, 1.0))
@@ -141,14 +151,16 @@ def judge_fit(
             how = "the given" if noise_given else "an estimated"
             text = f"described up to noise: residual {r:.3g} per point, {how} noise sd of {sd:.3g}"
         else:
-            text = f"described: residual {r:.3g} per point, at the {percentile:.0f}th percentile of the family's curves"
+            text = (
+                f"described: residual {r:.3g} per point, at the {ordinal(percentile)} percentile of the family's curves"
+            )
         verdicts.append(Verdict(described, percentile, ratio, text))
     return verdicts
 
 
 def judge_parameters(fit_rms: np.ndarray, reference: Reference, family: str) -> list[tuple[bool, str]]:
     """For each target, whether its best-matching parameters are a good fit of the decoded curve."""
-    limit = reference.fit[FLAG_AT]
+    limit = max(reference.fit[FLAG_AT], FLOOR)
     out = []
     for value in fit_rms:
         if value <= limit:

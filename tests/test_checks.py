@@ -105,7 +105,7 @@ BAD_TRAIN_INPUTS = [
     ),
     ("data.num_train=0", "data.num_train=0 is not allowed: must be an integer >= 1"),
     ("data.num_val=0", "data.num_val=0 is not allowed: must be an integer >= 1"),
-    ("data.num_train=1000000000", "data.num_train=1000000000: the data needs"),
+    ("data.online=false data.num_train=1000000000", "data.num_train=1000000000: the data needs"),
     ("trainer.max_epochs=0", "trainer.max_epochs=0 is not allowed: must be an integer >= 1"),
     ("trainer.accelerator=tpu9", "trainer.accelerator='tpu9': You selected an invalid accelerator name"),
     ("trainer.precision=7", "trainer.precision=7: Precision 7 is invalid. Allowed precision values:"),
@@ -120,7 +120,7 @@ BAD_TRAIN_INPUTS = [
 
 @pytest.mark.parametrize(("override", "message"), BAD_TRAIN_INPUTS, ids=[o for o, _ in BAD_TRAIN_INPUTS])
 def test_bad_train_input_gets_one_line_and_exit_code_2(override, message, tmp_path, capsys):
-    code, _, err = run_script("train.py", [*TINY, override, f"hydra.run.dir={tmp_path}"], capsys)
+    code, _, err = run_script("train.py", [*TINY, *override.split(), f"hydra.run.dir={tmp_path}"], capsys)
     assert code == 2, err
     lines = error_lines(err)
     assert len(lines) == 1 and message in lines[0], err

@@ -12,7 +12,8 @@ from betaae.data import CurveDataModule
 from betaae.learner import Learner
 from betaae.lightning_plugins import LeanPrecision
 
-FIGURES = {"sample_curves.png", "loss_history.png", "latent_histograms.png", "reconstructions.png"}
+FIGURES = {"sample_curves.png", "loss_history.png", "latent_histograms.png", "reconstructions.png", "error_map.png"}
+TEST_FIGURES = ("", "_median", "_p90", "_p99", "_max", "_edge")
 CHATTER = ("GPU available", "TPU available", "FLOPs", "Restoring states", "💡", "Trainer.fit` stopped", "INFO:")
 
 
@@ -29,8 +30,12 @@ def test_train_script_leaves_checkpoints_events_figures_history_metrics_and_conf
     assert {p.name for p in (tmp_path / "figures").iterdir()} == FIGURES
     assert all((tmp_path / "figures" / name).stat().st_size > 5000 for name in FIGURES)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    for key in ("train/sse_per_curve", "val/sse_per_curve", "test/sse_per_curve", "val/sse_per_curve_best"):
+    for key in ("train/sse_per_curve", "val/sse_per_curve", "val/sse_per_curve_best"):
         assert 0 < metrics[key] < 1e4
+    test = [metrics[f"test/sse_per_curve{suffix}"] for suffix in TEST_FIGURES]
+    assert 0 < test[1] <= test[2] <= test[3] <= test[4] and test[1] < test[0] <= test[4], test
+    assert metrics["test_set"]["curves"] == 128 and metrics["test_set"]["seed"] == 20261201
+    assert "test set:   mean " in result.stdout and "(128 curves, the same for every run)" in result.stdout
     assert metrics["epochs"] == 3 and metrics["global_step"] == 24  # 512 curves / 64 per batch, 3 epochs
     assert {"train_s_to_sse_0.038", "train_s_to_sse_0.002", "train_time_s", "wall_time_s"} <= set(metrics)
     assert [int(r["epoch"]) for r in read_history(tmp_path)] == [0, 1, 2]
@@ -58,7 +63,13 @@ def test_every_scalar_and_image_is_plotted_against_the_epoch(tmp_path, capsys):
         steps = [e.step for e in run.Scalars(tag)]
         assert steps == ([2] if tag.startswith("test/") else [0, 1, 2]), (tag, steps)
     assert [e.step for e in run.Images("val/reconstructions")] == [0, 1, 2]
-    assert set(run.Tags()["images"]) == {"val/reconstructions", "val/latent_by_alpha", "val/latent_by_beta"}
+    assert set(run.Tags()["images"]) == {
+        "val/reconstructions",
+        "val/latent_by_alpha",
+        "val/latent_by_beta",
+        "test/error_map",
+    }
+    assert {f"test/sse_per_curve{suffix}" for suffix in TEST_FIGURES} <= set(tags)
     # history.csv holds what TensorBoard shows, epoch by epoch, to the last epoch.
     history = read_history(tmp_path)
     for row, point in zip(history, run.Scalars("val/sse_per_curve"), strict=True):
