@@ -178,3 +178,14 @@ def test_a_bad_model_option_is_refused_before_lightning_is_imported(tmp_path):
         text=True,
     )
     assert "exit 2" in result.stdout and "lightning loaded: False" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_built_in_models_rules_checked_before_torch_are_the_classes_own():
+    from betaae.checks import BUILTIN_MODELS
+    from betaae.model import model_class
+
+    for target, (name, rules) in BUILTIN_MODELS.items():
+        cls = model_class(target)
+        assert cls.__name__ == name and set(rules) == set(cls.options), target
+        for key, rule in rules.items():
+            assert rule.text == cls.options[key].text, (target, key)

@@ -21,16 +21,39 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from betaae.constraints import (
     Constraint,
     boolean,
+    int_list,
     integer,
     interval,
     is_int,
     is_number,
     nonnegative,
     number_pair,
+    one_of,
     positive,
 )
 from betaae.errors import ConfigError
 from betaae.families import Family, get_family
+
+# The built-in models' options, so that a bad one is refused before torch loads (the classes declare the same
+# rules, and a test checks that these are theirs); any other model's are checked by its class.
+_AUTOENCODER = {
+    "latent_dims": integer(1),
+    "hidden": int_list,
+    "activation": one_of(("relu", "silu", "gelu", "tanh", "elu", "softplus")),
+    "output_init": one_of(("zeros", "default")),
+}
+BUILTIN_MODELS = {
+    "betaae.model.AutoEncoder": ("AutoEncoder", _AUTOENCODER),
+    "betaae.vae.VAE": ("VAE", {**_AUTOENCODER, "beta": nonnegative}),
+}
+
+
+def check_builtin_model(model: Mapping[str, Any]) -> None:
+    """A built-in model's options, by its rules, without importing it."""
+    known = BUILTIN_MODELS.get(str(model.get("_target_")))
+    if known is not None:
+        check_options("model.", model, known[1], f"of {known[0]}")
+
 
 TOP_LEVEL = {
     "task_name",

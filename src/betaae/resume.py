@@ -132,6 +132,22 @@ def remove_stale_temporaries(run: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
+def _finished_epochs(run: Path) -> int:
+    """The epochs of the run's last finished part, from metrics.json (no more than it has done), or 0."""
+    try:
+        return int(json.loads((run / "metrics.json").read_text()).get("epochs") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
+def _refuse_fewer(run: Path, target: int, done: int) -> None:
+    if target < done:
+        raise ResumeError(
+            f"resume={run}: trainer.max_epochs={target} is fewer than the {done} epochs the run has done; "
+            f"a resume trains longer (trainer.max_epochs > {done}), or finishes the run as it is without it"
+        )
+
+
 def prepare_resume(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, Resume]:
     """The saved config of the run to resume, re-rooted where the run now is, with the resume's overrides.
 
@@ -151,6 +167,7 @@ def prepare_resume(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, R
     asked = any(o.split("=")[0].lstrip("+") == "trainer.max_epochs" for o in extra)
     if asked:  # before torch loads the checkpoint: a bad value is refused at once
         require("trainer.max_epochs", resumed.trainer.max_epochs, integer(1))
+        _refuse_fewer(run, int(resumed.trainer.max_epochs), _finished_epochs(run))
     from betaae.checkpoints import load_model, model_spec, read_checkpoint  # torch loads from here on
 
     last = run / "checkpoints" / "last.ckpt"
@@ -174,11 +191,8 @@ def prepare_resume(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, R
         resumed.paths.output_dir = str(run)
         resumed.trainer.max_epochs = target
     require("trainer.max_epochs", target, integer(1))
-    if asked and target < done:
-        raise ResumeError(
-            f"resume={run}: trainer.max_epochs={target} is fewer than the {done} epochs the run has done; "
-            f"a resume trains longer (trainer.max_epochs > {done}), or finishes the run as it is without it"
-        )
+    if asked:
+        _refuse_fewer(run, int(target), done)
     return resumed, Resume(run, last, extra, done, int(target))
 
 

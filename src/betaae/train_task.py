@@ -13,7 +13,15 @@ from pathlib import Path
 from omegaconf import DictConfig, open_dict
 
 from betaae import job, sweep
-from betaae.checks import MPS_MISSING, check_options, fail, require_known_keys, signature_keys, validate_train
+from betaae.checks import (
+    MPS_MISSING,
+    check_builtin_model,
+    check_options,
+    fail,
+    require_known_keys,
+    signature_keys,
+    validate_train,
+)
 from betaae.errors import ConfigError
 from betaae.families import Family
 from betaae.registry import import_extensions, import_path
@@ -84,6 +92,7 @@ def prepare(cfg: DictConfig) -> tuple[DictConfig, Resume | None] | None:
             )
         claim(job.current_run(), "hydra.run.dir")
     family = validate_train(cfg)
+    check_builtin_model(cfg.model)
     check_launcher(cfg)
     check_classes(cfg)
     check_accelerator(cfg.trainer.get("accelerator", "auto"), cfg.trainer.get("devices", "auto"))
