@@ -50,13 +50,14 @@ tensorboard: $(STAMP)
 
 # The GPU tests and the GPU benchmark, on a machine with a CUDA GPU and torch, lightning, tensorboard, matplotlib,
 # scipy, numpy and pytest already installed (no network needed): missing pure-Python wheels (hydra-core, omegaconf,
-# antlr4-python3-runtime) are installed from .whl/ into .gpu-site/. Writes $(GPU_OUT)/log.txt and bench.json.
+# antlr4-python3-runtime, hydra-joblib-launcher, joblib) are installed from .whl/ into .gpu-site/. Writes
+# $(GPU_OUT)/log.txt and bench.json.
 GPU_OUT ?= gpu-check
 gpu-check:
 	@mkdir -p $(GPU_OUT)
 	@set -o pipefail; ( \
 	  export PYTHONPATH="$$PWD/src:$$PWD/.gpu-site$${PYTHONPATH:+:$$PYTHONPATH}"; \
-	  $(PYTHON) -c "import hydra, omegaconf" 2>/dev/null || \
+	  $(PYTHON) -c "import hydra, omegaconf, hydra_plugins.hydra_joblib_launcher" 2>/dev/null || \
 	    $(PYTHON) -m pip install -q --no-index --no-deps --target .gpu-site .whl/*.whl || exit 2; \
 	  $(PYTHON) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else \
 	    'gpu-check: no CUDA GPU is visible (torch ' + torch.__version__ + ')')" || exit 2; \

@@ -11,8 +11,8 @@ table and writes bench-results/bench.json (docs/performance.md shows and explain
     count alone and one thread when the CPU is shared (two threads per process collapse then);
 (e) threads: the default run alone against fixed thread counts, to check that following the load costs
     nothing on an idle machine;
-(f) sweeps: a 4-job sweep of the default model (50 epochs a job) with the default launcher (jobs side by
-    side) against the basic launcher (one after another);
+(f) sweeps: a 4-job sweep of the default model with the default launcher (jobs side by side) against the
+    basic launcher (one after another);
 (g) the test set: the default checkpoint's test mean on several independent draws of the test set, against
     plain uniform draws of the same size (why the test set is importance-sampled);
 (h) inversion: 1,000 targets with intervals, Nelder-Mead and the batched method;
@@ -264,14 +264,16 @@ def bench_conditions(tmp: Path, overrides: list[str], busy_s: float) -> dict:
 
 
 def bench_threads(tmp: Path, overrides: list[str]) -> dict:
-    """The default run (threads following the load) against each fixed thread count, alone, interleaved."""
+    """The default model (threads following the load) against each fixed thread count, alone, interleaved,
+    for 60 epochs a run (the length the thread study used)."""
+    overrides = [*overrides, "trainer.max_epochs=60"]
     counts = sorted({1, os.cpu_count() or 1})
     times: dict[str, list[float]] = {"follow the load": []}
-    for _ in range(2):
-        times["follow the load"].append(train_script(tmp / "follow", overrides)["train_time_s"])
+    for rep in range(2):
+        times["follow the load"].append(train_script(tmp / f"follow{rep}", overrides)["train_time_s"])
         for n in counts:
             times.setdefault(f"num_threads={n}", []).append(
-                train_script(tmp / f"t{n}", [*overrides, f"num_threads={n}"])["train_time_s"]
+                train_script(tmp / f"t{n}_{rep}", [*overrides, f"num_threads={n}"])["train_time_s"]
             )
     best = {k: min(v) for k, v in times.items()}
     fastest_fixed = min(v for k, v in best.items() if k != "follow the load")
@@ -280,7 +282,6 @@ def bench_threads(tmp: Path, overrides: list[str]) -> dict:
 
 def bench_sweeps(tmp: Path, extra: list[str]) -> dict:
     sweep = ["-m", "optimizer.lr=3e-3,5e-3", "scheduler.gamma=0.95,0.97", *QUIET, *extra]
-    sweep += [] if any(o.startswith("trainer.max_epochs=") for o in extra) else ["trainer.max_epochs=50"]
     out = {}
     for launcher, args in (
         ("one after another (hydra/launcher=basic)", ["hydra/launcher=basic"]),
@@ -386,6 +387,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check that the benchmark runs")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--merge", action="store_true", help="update the sections measured in an existing --out")
     parser.add_argument("--keep-run", type=Path, help="copy the default run of seed 0 here (for inversion_check.py)")
     args = parser.parse_args(argv)
     only, quick, device = set(args.only.split(",")), args.quick, args.device
@@ -423,6 +425,8 @@ def main(argv: list[str] | None = None) -> dict:
             results["answers"] = bench_answers(run, tmp, 1 if quick else 3)
         if args.keep_run is not None and run.is_dir():
             shutil.copytree(run, args.keep_run)
+    if args.merge and args.out.is_file():
+        results = {**json.loads(args.out.read_text()), **results}
     write_json(args.out, results)
     print(json.dumps(results, indent=1, default=str))
     print(f"\nwritten: {args.out}")

@@ -66,6 +66,14 @@ def summary(b: dict) -> str:
         rows.append(
             ["one run beside a busy process, against alone", f"{c['beside a busy loop']['slowdown_vs_alone'][0]:.2f}×"]
         )
+    th = b.get("threads")
+    if th:
+        rows.append(
+            [
+                "one run alone, threads following the load, against the fastest fixed count",
+                f"{th['ratio_to_fastest_fixed']:.2f}×",
+            ]
+        )
     s = b.get("sweeps")
     if s:
         rows.append(["a 4-job sweep, jobs side by side (the default) against one after another", f"{s['ratio']:.2f}×"])
@@ -96,6 +104,16 @@ def _rel_sd(entry: dict) -> str:
     return f"sd {100 * entry['sd'] / entry['mean']:.1f}% of the mean"
 
 
+SEED_FIGURES = (
+    "test/sse_per_curve",
+    "test/sse_per_curve_median",
+    "test/sse_per_curve_p99",
+    "test/sse_per_curve_max",
+    "test/sse_per_curve_edge",
+    "val/sse_per_curve_best",
+)
+
+
 def seeds(b: dict) -> str:
     rows = []
     for name, label in (("default", "`python train.py`"), ("quick", "`experiment=quick`")):
@@ -105,33 +123,11 @@ def seeds(b: dict) -> str:
         for i, seed in enumerate(d["seeds"]):
             rows.append(
                 [label, str(seed)]
-                + [
-                    g(d[k]["values"][i])
-                    for k in (
-                        "test/sse_per_curve",
-                        "test/sse_per_curve_median",
-                        "test/sse_per_curve_p99",
-                        "test/sse_per_curve_max",
-                        "test/sse_per_curve_edge",
-                        "val/sse_per_curve_best",
-                    )
-                ]
+                + [g(d[k]["values"][i]) for k in SEED_FIGURES]
                 + [f"{d['train_time_s']['values'][i]:.1f}", f"{d['wall_s']['values'][i]:.1f}"]
             )
         rows.append(
-            [label, "**mean ± sd**"]
-            + [
-                ms(d[k])
-                for k in (
-                    "test/sse_per_curve",
-                    "test/sse_per_curve_median",
-                    "test/sse_per_curve_p99",
-                    "test/sse_per_curve_max",
-                    "test/sse_per_curve_edge",
-                    "val/sse_per_curve_best",
-                )
-            ]
-            + [ms(d["train_time_s"], 3), ms(d["wall_s"], 3)]
+            [label, "**mean ± sd**"] + [ms(d[k]) for k in SEED_FIGURES] + [ms(d["train_time_s"], 3), ms(d["wall_s"], 3)]
         )
     header = ["run", "seed", "test mean", "median", "p99", "max", "corner", "val best", "train s", "wall s"]
     return _table(header, rows)
@@ -159,6 +155,15 @@ def conditions(b: dict) -> str:
     )
 
 
+def threads(b: dict) -> str:
+    th = b.get("threads")
+    if not th:
+        return "(not measured)"
+    rows = [[k, f"{v:.1f}"] for k, v in th["train_time_s"].items()]
+    text = _table(["the default model, 60 epochs, alone", "train s (best of 2)"], rows)
+    return text + f"\n\nFollowing the load against the fastest fixed count: {th['ratio_to_fastest_fixed']:.2f}×."
+
+
 def loop(b: dict) -> str:
     rows = []
     for r in b.get("steps", []):
@@ -181,7 +186,7 @@ def loop(b: dict) -> str:
     if s:
         first, second = [k for k in s if k != "ratio"]
         text += (
-            f"\n\nA 4-job sweep (50 epochs a job): {first} {s[first]:.1f} s, {second} {s[second]:.1f} s "
+            f"\n\nA 4-job sweep of the default model: {first} {s[first]:.1f} s, {second} {s[second]:.1f} s "
             f"({s['ratio']:.2f}×)."
         )
     return text or "(not measured)"
@@ -235,6 +240,7 @@ BLOCKS = {
     "summary": summary,
     "seeds": seeds,
     "conditions": conditions,
+    "threads": threads,
     "loop": loop,
     "test_set": test_set,
     "inversion": inversion,

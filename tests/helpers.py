@@ -116,7 +116,10 @@ def hparams_plugin_data(logdir: Path) -> dict:
     """The HPARAMS records in one directory's event files, by tag (experiment, session start and end)."""
     from tensorboard.plugins.hparams import plugin_data_pb2
 
-    contents = events(logdir).PluginTagToContent("hparams")
+    try:
+        contents = events(logdir).PluginTagToContent("hparams")
+    except KeyError:  # no HPARAMS record in this directory
+        return {}
     return {tag: plugin_data_pb2.HParamsPluginData.FromString(content) for tag, content in contents.items()}
 
 

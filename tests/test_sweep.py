@@ -5,7 +5,11 @@ import csv
 import importlib.util
 import json
 import re
+import shutil
 import statistics
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -47,25 +51,91 @@ def test_jobs_are_named_by_the_settings_that_vary(sweep):
         assert list((sweep_dir / name).glob("events.out.tfevents.*"))  # the TensorBoard run is the job directory
 
 
-def test_hparams_show_the_swept_settings_first_then_the_defining_ones_and_the_metrics(sweep):
+def test_each_job_records_its_settings_and_final_figures_in_a_folder_of_its_own(sweep):
     sweep_dir, _ = sweep
-    experiment = hparams_plugin_data(sweep_dir)["_hparams_/experiment"].experiment
-    infos = list(experiment.hparam_infos)
-    # The swept settings first, marked as differing, then one column for the rest: at most 5 settings are
-    # ticked, at about 150 pixels each, so the metrics still fit a 1600-pixel screen.
-    assert [(i.name, i.differs) for i in infos] == [("latent_dims", True), ("optimizer.lr", True), (SETTINGS, False)]
-    assert [m.name.tag for m in experiment.metric_infos] == list(METRICS)
-    for job in (d for d in sweep_dir.iterdir() if d.is_dir()):
-        records = hparams_plugin_data(job)
-        assert "_hparams_/experiment" not in records  # only the sweep's, so TensorBoard cannot pick a job's
+    assert "_hparams_/experiment" not in hparams_plugin_data(sweep_dir)  # no summary to override the others
+    for job in (d for d in sweep_dir.iterdir() if (d / ".hydra").is_dir()):
+        records = hparams_plugin_data(job / "hparams")
         start = records["_hparams_/session_start_info"].session_start_info
         assert set(start.hparams) == {"latent_dims", "optimizer.lr", *DEFINING, SETTINGS}  # no paths, flags, duplicates
-        assert start.hparams["model.hidden"].string_value == "[32]"
+        assert start.hparams["model.hidden"].string_value == "[32]" and not start.group_name
         summary = start.hparams[SETTINGS].string_value
         assert summary == "beta, autoencoder, [32], gelu, gamma 0.97, batch 64, 2 epochs"  # not the swept ones
         assert records["_hparams_/session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
-        scalars = set(events(job).Tags()["scalars"])
-        assert set(METRICS) <= scalars  # every metric column is a real scalar of the run
+        folder = events(job / "hparams")
+        assert set(folder.Tags()["scalars"]) == set(METRICS)  # the metric columns, and nothing else
+        metrics = json.loads((job / "metrics.json").read_text())
+        for tag in METRICS:
+            (point,) = folder.Scalars(tag)
+            assert point.value == pytest.approx(metrics[tag], rel=1e-6) and point.step == 1
+
+
+def tensorboard_experiment(logdir: Path) -> tuple[dict, list]:
+    """What TensorBoard's HPARAMS tab shows for a logdir: its experiment (columns) and session groups (rows),
+    from a real TensorBoard server."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    tensorboard = Path(sys.executable).parent / "tensorboard"
+    server = subprocess.Popen(
+        [str(tensorboard), "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port), "--load_fast=false"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def post(path: str, body: dict) -> dict:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/data/plugin/hparams/{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "X-XSRF-Protected": "1"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    try:
+        deadline, experiment = time.time() + 60, {}
+        while time.time() < deadline:  # until the server is up and has read every run
+            try:
+                experiment = post("experiment", {"experimentName": ""})
+                if len(experiment.get("hparamInfos", [])) > 0 and len(experiment.get("metricInfos", [])) == len(
+                    METRICS
+                ):
+                    groups = post(
+                        "session_groups",
+                        {"experimentName": "", "allowedStatuses": ["STATUS_SUCCESS", "STATUS_UNKNOWN"],
+                         "colParams": [], "startIndex": 0, "sliceSize": 100},
+                    )  # fmt: skip
+                    return experiment, groups.get("sessionGroups", [])
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"TensorBoard did not show the runs: {experiment}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_tensorboard_compares_sweeps_and_single_runs_under_one_logdir(sweep, finished_template, tmp_path):
+    """Two sweeps and a single run under one logdir: HPARAMS lists what differs across all of them first,
+    the val and test figures as its metrics, and names each row by its path (sweep and job)."""
+    sweep_dir, _ = sweep
+    logdir = tmp_path / "outputs"
+    shutil.copytree(sweep_dir, logdir / "sweep_a")
+    shutil.copytree(sweep_dir, logdir / "sweep_b")
+    shutil.copytree(finished_template, logdir / "single")
+    experiment, groups = tensorboard_experiment(logdir)
+    infos = {i["name"]: i.get("differs", False) for i in experiment["hparamInfos"]}
+    assert infos["latent_dims"] and infos["optimizer.lr"]  # swept in the sweeps, not set in the single run
+    assert not infos["data.family"]
+    first = [i["name"] for i in experiment["hparamInfos"]][: sum(infos.values())]
+    assert all(infos[name] for name in first)  # what differs comes first
+    assert [m["name"]["tag"] for m in experiment["metricInfos"]] == list(METRICS)
+    names = sorted(g["name"] for g in groups)
+    assert len(names) == 9 and len(set(names)) == 9 and "." not in names
+    assert "sweep_a/latent_dims=1,optimizer.lr=0.003/hparams" in names and "single/hparams" in names
 
 
 def test_summary_has_one_column_per_swept_setting_rounded_values_and_a_chart(sweep):

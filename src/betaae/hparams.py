@@ -1,11 +1,13 @@
-"""What TensorBoard's HPARAMS tab shows when runs are compared: the settings a person compares, in order,
-and the final metrics.
+"""What TensorBoard's HPARAMS tab shows when runs are compared: the settings that differ, and the final
+val and test figures, across everything under the logdir (one sweep, several, and single runs alike).
 
-Each run records its settings once (a session start) and its status at the end (a session end): the
-settings that define a run, plus any set on its command line. A sweep also writes one experiment
-summary at its root that lists the swept settings first (marked as differing, which TensorBoard shows
-and ticks first), then the defining ones, and the metric columns. Its metrics are the run's own
-scalars, read by tag. Written with TensorBoard's own event writer, without torch.
+Each run writes its HPARAMS record into a folder of its own, `<run>/hparams`: its settings (a session start:
+the settings that define a run, plus any set on its command line), its final figures (METRICS, as scalars
+at its last epoch) and its status (a session end). No experiment summary is written anywhere, so
+TensorBoard computes the table from every run under the logdir it is given: a setting is marked as
+differing, listed first and ticked, when its values differ across those runs, and the metric columns are
+the scalars of the `hparams` folders, which hold METRICS and nothing else. A run is named by its path under
+the logdir, which tells sweep and job apart. Written with TensorBoard's own event writer, without torch.
 """
 
 from __future__ import annotations
@@ -41,7 +43,16 @@ LABELS = {  # how each defining setting reads in that column, e.g. "beta, autoen
     "data.batch_size": "batch {}",
     "trainer.max_epochs": "{} epochs",
 }
-METRICS = ("val/sse_per_curve_best", "test/sse_per_curve", "train/elapsed_s")
+# The final figures HPARAMS shows (TensorBoard lists them by name): chosen on val, reported on test.
+METRICS = (
+    "test/sse_per_curve",
+    "test/sse_per_curve_edge",
+    "test/sse_per_curve_max",
+    "test/sse_per_curve_median",
+    "test/sse_per_curve_p99",
+    "val/sse_per_curve_best",
+)
+FOLDER = "hparams"  # the run's HPARAMS record, beside its own event files
 
 
 def override_key(override: str) -> str:
@@ -74,13 +85,13 @@ def run_settings(cfg: DictConfig, first: Iterable[str], choices: Mapping[str, An
     return values
 
 
-def _write(logdir: Path, summaries: list) -> None:
+def _write(logdir: Path, summaries: list, step: int = 0) -> None:
     from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
     writer = EventFileWriter(str(logdir))
     for summary in summaries:
-        writer.add_event(Event(summary=summary, wall_time=time.time(), step=0))
+        writer.add_event(Event(summary=summary, wall_time=time.time(), step=step))
     writer.close()
 
 
@@ -92,11 +103,11 @@ def _summary(tag: str, **plugin_data: Any):
     return Summary(value=[Summary.Value(tag=tag, metadata=metadata.create_summary_metadata(data))])
 
 
-def write_session_start(logdir: Path, settings: Mapping[str, Any], group: str) -> None:
-    """Record a run's settings for the HPARAMS tab (no experiment summary: see the module docstring)."""
+def write_session_start(run_dir: Path, settings: Mapping[str, Any]) -> None:
+    """Record a run's settings for the HPARAMS tab (named by its path: no group name)."""
     from tensorboard.plugins.hparams import metadata, plugin_data_pb2
 
-    start = plugin_data_pb2.SessionStartInfo(group_name=group, start_time_secs=time.time())
+    start = plugin_data_pb2.SessionStartInfo(start_time_secs=time.time())
     for key, value in settings.items():
         if isinstance(value, bool):
             start.hparams[key].bool_value = value
@@ -104,37 +115,21 @@ def write_session_start(logdir: Path, settings: Mapping[str, Any], group: str) -
             start.hparams[key].number_value = value
         else:
             start.hparams[key].string_value = str(value)
-    _write(logdir, [_summary(metadata.SESSION_START_INFO_TAG, session_start_info=start)])
+    _write(run_dir / FOLDER, [_summary(metadata.SESSION_START_INFO_TAG, session_start_info=start)])
 
 
-def write_session_end(logdir: Path, ok: bool) -> None:
+def write_session_end(run_dir: Path, metrics: Mapping[str, Any], step: int, ok: bool) -> None:
+    """A run's final figures (METRICS) and its status, for the HPARAMS tab."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
+    values = [
+        Summary.Value(tag=tag, simple_value=float(metrics[tag]))
+        for tag in METRICS
+        if isinstance(metrics.get(tag), (int, float))
+    ]
     status = api_pb2.Status.Value("STATUS_SUCCESS" if ok else "STATUS_FAILURE")
     end = plugin_data_pb2.SessionEndInfo(status=status, end_time_secs=time.time())
-    _write(logdir, [_summary(metadata.SESSION_END_INFO_TAG, session_end_info=end)])
-
-
-def _data_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "DATA_TYPE_BOOL"
-    return "DATA_TYPE_FLOAT64" if isinstance(value, (int, float)) else "DATA_TYPE_STRING"
-
-
-def write_experiment(logdir: Path, varying: Iterable[str], settings: Mapping[str, Any]) -> None:
-    """The sweep's experiment summary, written once: the swept settings (marked as differing, so TensorBoard
-    shows and ticks them first), one column for the constant defining settings, and the metric columns.
-
-    TensorBoard ticks the first five settings it lists and gives each column about 150 pixels, so listing
-    the defining settings one by one would push the metrics off a 1600-pixel screen.
-    """
-    from tensorboard.plugins.hparams import api_pb2, metadata
-
-    varying = list(varying)
-    infos = []
-    for key in [*varying, SETTINGS]:
-        kind = api_pb2.DataType.Value(_data_type(settings.get(key)))
-        infos.append(api_pb2.HParamInfo(name=key, type=kind, differs=key in varying))
-    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag) for tag in METRICS]
-    experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics, time_created_secs=time.time())
-    _write(logdir, [_summary(metadata.EXPERIMENT_TAG, experiment=experiment)])
+    _write(
+        run_dir / FOLDER, [Summary(value=values), _summary(metadata.SESSION_END_INFO_TAG, session_end_info=end)], step
+    )

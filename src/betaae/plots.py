@@ -6,6 +6,8 @@ figures show the pdf itself, which is easier to read, and say so.
 
 from __future__ import annotations
 
+import re
+
 import itertools
 
 import matplotlib
@@ -252,11 +254,12 @@ def frontier(
     labels = {r["setting"]: f"{i + 1}" for i, r in enumerate(sorted(rows, key=lambda r: r[time_key]))}
     for ax, key, title in ((axes[0, 0], val_key, "val: the choice is made here"), (axes[0, 1], test_key, "test")):
         for row in rows:
+            sd = row.get(f"{key}_sd", 0)
             ax.errorbar(
                 row[time_key],
                 row[key],
                 xerr=row.get(f"{time_key}_sd", 0),
-                yerr=row.get(f"{key}_sd", 0),
+                yerr=[[min(sd, 0.9 * row[key])], [sd]],  # on a log axis the lower bar stops above zero
                 fmt="o",
                 markersize=4,
                 capsize=2,
@@ -288,12 +291,20 @@ def frontier(
         ax.set(xlabel="training time (s, mean over seeds)", ylabel=f"{key} (log-pdf)", yscale="log", title=title)
     axes[0, 0].legend(fontsize=8, loc="upper right")
     key_text = "\n".join(
-        f"{labels[r['setting']]}: {r['setting']}" for r in sorted(rows, key=lambda r: int(labels[r["setting"]]))
+        f"{labels[r['setting']]}: {_short_setting(r['setting'])}"
+        for r in sorted(rows, key=lambda r: int(labels[r["setting"]]))
     )
     fig.text(1 - 3.0 / fig.get_figwidth(), 0.9, key_text, fontsize=6.5, va="top", family="monospace")
     seeds = sorted({r["seeds"] for r in rows})
     fig.suptitle(f"Time-quality frontier: {len(rows)} settings, {'/'.join(map(str, seeds))} seeds each", fontsize=10)
     return fig
+
+
+def _short_setting(label: str) -> str:
+    """`optimizer.betas=[0.9,0.99],scheduler.gamma=0.97` -> `betas=[0.9,0.99], gamma=0.97`: each key by its
+    last part, so that the key to the chart fits beside it."""
+    parts = re.split(r",(?=[\w.]+=)", label)
+    return ", ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, _, value in (p.partition("=") for p in parts))
 
 
 def _bins(low: float, high: float, edge: bool, count: int, log_scale: bool) -> np.ndarray:

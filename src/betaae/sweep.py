@@ -35,7 +35,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from betaae.commands import override, script, shell
 from betaae.errors import Abort, BetaaeError, ConfigError, ResumeError, ours_in
-from betaae.hparams import override_key, run_settings, write_experiment
+from betaae.hparams import override_key
 from betaae.outputs import atomic_write_bytes, available_memory_host, save_figure, write_csv
 from betaae.rundirs import (
     check_path_length,
@@ -405,8 +405,6 @@ class SweepSummary(Callback):
             lock_run(sweep_dir, "hydra.sweep.dir")
             atomic_write_bytes(sweep_dir / RECORD, yaml.safe_dump(record, sort_keys=False).encode())
             swept_settings.cache_clear()
-            choices = OmegaConf.to_container(config.hydra.runtime.choices)
-            write_experiment(sweep_dir, varying, run_settings(config, varying, choices))
             print(f"sweep:      {sweep_dir} (one line per job as it ends)", flush=True)
         os.environ[SWEEP_PID] = str(os.getpid())
         _active.update(dir=sweep_dir, record=earlier or record, metric=metric)

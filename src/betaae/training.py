@@ -146,7 +146,7 @@ def record_start(run: Run) -> None:
     tensorboard = next((lg for lg in run.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
     if tensorboard is not None:
         settings = hparams.run_settings(run.cfg, first_settings(), choices())
-        hparams.write_session_start(Path(tensorboard.log_dir), settings, run.out.name)
+        hparams.write_session_start(Path(tensorboard.log_dir), settings)
     print_start(run)
 
 
@@ -281,7 +281,7 @@ def finish_loggers(run: Run, metrics: dict[str, Any]) -> None:
         logger.log_metrics(tests, step=max(0, metrics["epochs"] - 1))
         logger.finalize("success")
         if isinstance(logger, TensorBoardLogger):
-            hparams.write_session_end(Path(logger.log_dir), ok=True)
+            hparams.write_session_end(Path(logger.log_dir), metrics, max(0, metrics["epochs"] - 1), ok=True)
 
 
 def train(cfg: DictConfig, resume: Resume | None = None) -> dict:
