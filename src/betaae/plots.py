@@ -6,9 +6,8 @@ figures show the pdf itself, which is easier to read, and say so.
 
 from __future__ import annotations
 
-import re
-
 import itertools
+import re
 
 import matplotlib
 
