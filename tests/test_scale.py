@@ -15,6 +15,7 @@ from betaae.families import FAMILIES, get_family
 from betaae.model import mean_terms
 
 SAME_DATA = [
+    "data.online=false",  # the same stored curves for both, split between the ranks
     "data.num_train=2000",
     "data.num_val=500",
     "data.num_test=500",
@@ -39,7 +40,7 @@ def test_ddp_on_two_cpu_processes_reaches_the_quality_of_one_process_in_one_dire
     assert two["global_step"] == one["global_step"] == 8 * math.ceil(2000 / 64)
     assert two["test/sse_per_curve"] < 1.5 * one["test/sse_per_curve"]
     assert {p.name for p in tmp_path.iterdir()} == {"one", "ddp"}  # one output directory, written by rank 0
-    assert len(list((tmp_path / "ddp" / "figures").iterdir())) == 4
+    assert len(list((tmp_path / "ddp" / "figures").iterdir())) == 5
     assert "2 processes" in ddp.stdout
 
 
@@ -53,6 +54,7 @@ def test_ddp_train_metric_is_the_mean_over_every_rank_as_recomputed(tmp_path):
         "trainer=ddp_cpu",
         "trainer.max_epochs=1",
         "optimizer.lr=1e-12",
+        "data.online=false",
         "data.num_train=512",
         "callbacks.latent_images.every_n_epochs=0",
         f"hydra.run.dir={run}",
@@ -63,7 +65,7 @@ def test_ddp_train_metric_is_the_mean_over_every_rank_as_recomputed(tmp_path):
     start = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert start["global_step"] == 0
     loaded = load_model(run / "checkpoints" / "last.ckpt")
-    dm = CurveDataModule(num_train=512, num_val=128, num_test=128)
+    dm = CurveDataModule(num_train=512, num_val=128, num_test=128, online=False)
     dm.setup()
     expected = mean_terms(loaded.model, dm.splits["train"][0])["sse"]
     with open(run / "history.csv") as f:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from helpers import TINY, events, hparams_plugin_data, run_subprocess
 
-from betaae.hparams import DEFINING, METRICS, SETTINGS
+from betaae.hparams import DEFINING, METRICS
 from betaae.sweep import short_value
 
 SWEEP = ["-m", "latent_dims=1,2", "optimizer.lr=3e-3,1e-2", *TINY]
@@ -57,10 +57,8 @@ def test_each_job_records_its_settings_and_final_figures_in_a_folder_of_its_own(
     for job in (d for d in sweep_dir.iterdir() if (d / ".hydra").is_dir()):
         records = hparams_plugin_data(job / "hparams")
         start = records["_hparams_/session_start_info"].session_start_info
-        assert set(start.hparams) == {"latent_dims", "optimizer.lr", *DEFINING, SETTINGS}  # no paths, flags, duplicates
+        assert set(start.hparams) == {"latent_dims", "optimizer.lr", *DEFINING}  # no paths, flags, duplicates
         assert start.hparams["model.hidden"].string_value == "[32]" and not start.group_name
-        summary = start.hparams[SETTINGS].string_value
-        assert summary == "beta, autoencoder, [32], gelu, gamma 0.97, batch 64, 2 epochs"  # not the swept ones
         assert records["_hparams_/session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
         folder = events(job / "hparams")
         assert set(folder.Tags()["scalars"]) == set(METRICS)  # the metric columns, and nothing else
@@ -118,6 +116,7 @@ def tensorboard_experiment(logdir: Path) -> tuple[dict, list]:
         server.wait(timeout=30)
 
 
+@pytest.mark.slow  # a real TensorBoard server reading nine runs: about 15 s
 def test_tensorboard_compares_sweeps_and_single_runs_under_one_logdir(sweep, finished_template, tmp_path):
     """Two sweeps and a single run under one logdir: HPARAMS lists what differs across all of them first,
     the val and test figures as its metrics, and names each row by its path (sweep and job)."""

@@ -30,6 +30,7 @@ def test_nothing_can_be_chosen_by_a_test_figure(override, tmp_path, capsys):
     assert "test figures are reported, never used to choose" in line and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # a 4-job sweep and a rebuild, through subprocesses: about 25 s
 def test_a_sweep_over_seeds_is_summarized_per_setting_and_rebuilt_on_its_own(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_subprocess("train.py", ["-m", *SMALL, "latent_dims=1,2", "seed=0,1", f"hydra.sweep.dir={sweep}"])
@@ -52,6 +53,7 @@ def test_a_sweep_over_seeds_is_summarized_per_setting_and_rebuilt_on_its_own(tmp
     assert (sweep / "summary.csv").read_text() == before
 
 
+@pytest.mark.slow  # two sweeps through subprocesses: about 25 s
 def test_a_sweep_directory_holding_another_sweep_is_refused_and_left_as_it_is(tmp_path):
     sweep = tmp_path / "sweep"
     first = run_subprocess("train.py", ["-m", *SMALL, "latent_dims=1", f"hydra.sweep.dir={sweep}"])

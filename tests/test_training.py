@@ -145,9 +145,9 @@ def test_csv_logger_writes_every_scalar_per_epoch(tmp_path, capsys):
     assert not list(tmp_path.glob("events.out.tfevents.*"))
 
 
-def test_debug_fdr_runs_a_single_batch_of_each_stage_under_its_own_task_name(tmp_path):
-    result = run_subprocess("train.py", [*TINY, "debug=fdr", f"paths.log_dir={tmp_path}"])
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_debug_fdr_runs_a_single_batch_of_each_stage_under_its_own_task_name(tmp_path, capsys):
+    code, _, err = run_script("train.py", [*TINY, "debug=fdr", f"paths.log_dir={tmp_path}"], capsys)
+    assert code == 0, err
     (run,) = (tmp_path / "debug" / "runs").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["global_step"] == 1 and metrics["epochs"] == 1

@@ -150,8 +150,9 @@ def _resume_hint(out: Path) -> str:
     return script("train.py", override("resume", out))
 
 
-def _fail(cfg: DictConfig, error: Exception) -> float:
-    """Record a task's error; in a sweep return NaN, else print it (or raise it on, for a traceback)."""
+def _fail(cfg: DictConfig, error: Exception) -> None:
+    """Record a task's error; in a sweep return None (no value: Optuna records the trial as failed, where a NaN
+    makes it raise), else print it (or raise it on, for a traceback)."""
     ours = isinstance(error, BetaaeError)
     message = one_line(error) if ours else f"{type(error).__name__}: {one_line(error)}"
     out = job.current_run()
@@ -165,7 +166,7 @@ def _fail(cfg: DictConfig, error: Exception) -> float:
             rundirs.remove_created(out)  # refused before it began: nothing of it is left
     if job.in_multirun():
         log.error("job failed: %s", message)
-        return float("nan")
+        return None
     if ours and not tracebacks_wanted(cfg):
         # Exiting here, rather than raising through Hydra, keeps Hydra from adding a line of its own.
         print(f"error: {message}", file=sys.stderr, flush=True)

@@ -31,18 +31,18 @@ DEFINING = (
     "data.batch_size",
     "trainer.max_epochs",
 )
-SETTINGS = "settings"  # one column that sums up the defining settings a sweep holds constant
-LABELS = {  # how each defining setting reads in that column, e.g. "beta, autoencoder, [256,128], gelu, ..."
-    "data.family": "{}",
-    "model": "{}",
-    "latent_dims": "latent {}",
-    "model.hidden": "{}",
-    "model.activation": "{}",
-    "optimizer.lr": "lr {}",
-    "scheduler.gamma": "gamma {}",
-    "data.batch_size": "batch {}",
-    "trainer.max_epochs": "{} epochs",
-}
+# Options that change how a run is watched or where it writes, not what it computes: never HPARAMS columns.
+NOT_SETTINGS = (
+    "resume",
+    "paths.",
+    "hydra",
+    "callbacks.",
+    "logger",
+    "trainer.enable_progress_bar",
+    "num_threads",
+    "verbose",
+)
+
 # The final figures HPARAMS shows (TensorBoard lists them by name): chosen on val, reported on test.
 METRICS = (
     "test/sse_per_curve",
@@ -75,14 +75,12 @@ def setting(cfg: DictConfig, key: str, choices: Mapping[str, Any] | None = None)
 
 
 def run_settings(cfg: DictConfig, first: Iterable[str], choices: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The settings of one run: `first` (swept or command-line keys), then the defining ones, no duplicates,
-    and `settings`: the defining ones that are not first, in one line."""
-    first = [k for k in dict.fromkeys(first) if k not in ("resume", "paths.log_dir", "hydra")]
+    """The settings of one run: `first` (swept or command-line keys), then the defining ones, no duplicates.
+    TensorBoard lists those whose values differ across the runs it shows first, and ticks the first five."""
+    first = [k for k in dict.fromkeys(first) if not k.startswith(NOT_SETTINGS)]
     keys = list(dict.fromkeys([*first, *DEFINING]))
     values = {key: setting(cfg, key, choices) for key in keys}
-    values = {k: v for k, v in values.items() if v is not None}
-    values[SETTINGS] = ", ".join(LABELS[k].format(v) for k, v in values.items() if k in DEFINING and k not in first)
-    return values
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _write(logdir: Path, summaries: list, step: int = 0) -> None:

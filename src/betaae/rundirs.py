@@ -56,6 +56,19 @@ def note_new(path: str | os.PathLike, top: Path | None = None) -> None:
     _created.append((leaf, top or _first_missing(leaf)))
 
 
+def _detach_log_files(folder: Path) -> None:
+    """Close the logging handlers that write into `folder` (Hydra's train.log), before it is removed: one
+    opened later would fail on a directory that is gone."""
+    import logging
+
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in list(getattr(logger, "handlers", [])):
+            name = getattr(handler, "baseFilename", None)
+            if name is not None and Path(name).is_relative_to(folder):
+                logger.removeHandler(handler)
+                handler.close()
+
+
 def remove_created(path: str | os.PathLike) -> None:
     """Remove what this process created for the run directory `path`, if it did (a run refused before it
     started): the directory itself, then each parent it had to make, as long as that parent is empty."""
@@ -64,6 +77,7 @@ def remove_created(path: str | os.PathLike) -> None:
         if entry[0] != leaf:
             continue
         _created.remove(entry)
+        _detach_log_files(leaf)
         if entry[1] is None:  # it was there, empty: empty it again
             for child in leaf.iterdir():
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
