@@ -241,6 +241,8 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, si
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A background job of a shell ignores SIGINT, and its children inherit that: give Ctrl-C back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
     while not (parts / "checkpoints" / "best.ckpt").exists() and time.time() < deadline:
