@@ -191,6 +191,7 @@ def bad_inputs(root, trained_run, gamma_run):
     np.save(root / "few.npy", few)
     np.save(root / "x.npy", np.linspace(0.0, 0.5, 100))
     np.savetxt(root / "draws.csv", np.array([0.2, 0.5, 1.5]))
+    np.save(root / "huge.npy", np.full((2, 100), 1e30))
     np.savetxt(root / "neg.csv", np.array([[1.0, 2.0], [-1.0, 2.0]]), delimiter=",")
     nan_first = np.zeros((2, 100))
     nan_first[0, :] = np.nan
@@ -232,6 +233,7 @@ def bad_inputs(root, trained_run, gamma_run):
         ),
         "inf-row": ([ckpt, f"targets={root / 'inf.npy'}"], "row 1 has infinite values; a missing point is NaN"),
         "nan-first-csv-row": ([ckpt, f"targets={root / 'nan_first.csv'}"], "row 0 has 0 observed point(s); at least 4"),
+        "huge-values": ([ckpt, f"targets={root / 'huge.npy'}"], "values reach 1e+30; a log-density on the grid stays"),
         "too-few-points": ([ckpt, f"targets={root / 'few.npy'}"], "row 0 has 3 observed point(s); at least 4"),
         "x-of-another-length": (
             [ckpt, f"targets={root / 'short.npy'}", f"x={root / 'x.npy'}"],
@@ -300,6 +302,7 @@ CASES = [
     "short-rows",
     "inf-row",
     "nan-first-csv-row",
+    "huge-values",
     "too-few-points",
     "x-of-another-length",
     "x-beyond-the-grid",
