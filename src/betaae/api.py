@@ -231,7 +231,6 @@ def invert(
     method: str = "nelder-mead",
     init: str = "encoder",
     fit_params: bool = True,
-    label: str = "curves",
     **options,
 ) -> InversionResult:
     """Invert targets given one of three ways, and judge and bound every answer.
@@ -242,8 +241,8 @@ def invert(
     - `samples`: i.i.d. draws of an unknown member of the family, one array (or row) per target.
 
     `noise_sd` is the sd of the noise on the log-pdf values, if known; else it is estimated from the
-    residual. `method` and its `options` are an inversion method's (betaae.inversion.METHODS). `label` names
-    the targets in errors (invert.py passes `targets=FILE`).
+    residual. `method` and its `options` are an inversion method's (betaae.inversion.METHODS). `curves` may
+    also be targets already checked by betaae.observations.observe (invert.py's, named as the user gave them).
     """
     given = sum(v is not None for v in (curves, params, samples))
     if given != 1:
@@ -256,7 +255,10 @@ def invert(
     if params is not None:
         true_params = _rows(params, len(model.family.parameters), "params")
         curves, x = model.curves(true_params), None
-    observations = observe(_rows(curves, None, label), model.grid, x, label, min_points=model.latent_dims + 2)
+    if isinstance(curves, Observations):
+        observations = curves
+    else:
+        observations = observe(_rows(curves, None, "curves"), model.grid, x, "curves", min_points=model.latent_dims + 2)
     return _invert_curves(model, observations, noise_sd, method, init, fit_params, true_params, options)
 
 

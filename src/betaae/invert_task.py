@@ -137,9 +137,9 @@ def targets_for(cfg: DictConfig, model, inputs: dict[str, Any]) -> dict[str, Any
         return {"params": rows, "source": path}
     from betaae.observations import observe  # torch is loaded by now
 
-    # Checked here, before anything is written, with the name the user gave them.
-    observe(rows, model.grid, x, f"targets={path}", min_points=model.latent_dims + 2)
-    return {"curves": rows, "x": x, "source": path, "label": f"targets={path}"}
+    # Checked here, before anything is written, with the name the user gave them; inverted as they are.
+    observed = observe(rows, model.grid, x, f"targets={path}", min_points=model.latent_dims + 2)
+    return {"curves": rows, "x": x, "source": path, "observed": observed}
 
 
 def warn_out_of_range(params: np.ndarray, model, which: str) -> None:
@@ -176,18 +176,17 @@ def main(cfg: DictConfig) -> float:
     model = load_model(Path(str(cfg.ckpt_path)).expanduser())
     targets = targets_for(cfg, model, inputs)
     source = targets.pop("source")
-    label = targets.pop("label", "curves")
+    observed = targets.pop("observed", None)
     if targets.get("params") is not None:
         warn_out_of_range(targets["params"], model, "their parameters")
     job.began_training()  # from here on, what is written is worth keeping
     result = invert(
         model,
-        **targets,
+        **(targets if observed is None else {"curves": observed}),
         noise_sd=cfg.get("noise_sd"),
         method=cfg.method.name,
         init=cfg.init,
         fit_params=cfg.fit_params,
-        label=label,
         **options,
     )
     if result.params is not None and targets.get("params") is None:
