@@ -3,13 +3,13 @@
 import hydra
 from omegaconf import DictConfig
 
-from betaae import cli
+from betaae.cli import main as cli
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="invert")
 @cli.task
 def main(cfg: DictConfig) -> float:
-    from betaae import invert_task  # torch loads after Hydra has composed the config
+    from betaae.cli import invert as invert_task  # torch loads after Hydra has composed the config
 
     return invert_task.main(cfg)
 

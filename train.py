@@ -3,7 +3,8 @@
 import hydra
 from omegaconf import DictConfig
 
-from betaae import cli, train_task
+from betaae.cli import main as cli
+from betaae.cli import train as train_task
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")

@@ -37,11 +37,11 @@ import lightning as L
 import numpy as np
 import torch
 
-from betaae.console import quiet_lightning
-from betaae.data import CurveDataModule, TensorBatches
-from betaae.learner import Learner
-from betaae.lightning_plugins import LeanPrecision
-from betaae.outputs import write_json
+from betaae.core.files import write_json
+from betaae.learner.datamodule import CurveDataModule, TensorBatches
+from betaae.learner.module import Learner
+from betaae.learner.plugins import LeanPrecision
+from betaae.learner.quiet import quiet_lightning
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["callbacks.latent_images.every_n_epochs=0"]
@@ -98,7 +98,7 @@ class _StepClock(L.Callback):
 def _learner(batch_size: int, num_train: int) -> tuple[CurveDataModule, Learner]:
     dm = CurveDataModule(num_train=num_train, num_val=100, num_test=100, batch_size=batch_size, online=False)
     torch.manual_seed(0)
-    return dm, Learner(model={"_target_": "betaae.model.AutoEncoder"}, data=dm.spec)
+    return dm, Learner(model={"_target_": "betaae.models.AutoEncoder"}, data=dm.spec)
 
 
 def lightning_rate(batch_size: int, num_train: int, epochs: int, device: str) -> float:
@@ -305,11 +305,11 @@ def bench_sweeps(tmp: Path, extra: list[str]) -> dict:
 def bench_test_set(run_dir: Path, draws: int) -> dict:
     """The test mean of one checkpoint on several independent draws of the test set, importance-sampled as a
     run's is, and drawn plainly (uniformly) with as many curves."""
-    from betaae.checkpoints import load_model
-    from betaae.evaluation import score
-    from betaae.sampling import sample_params
+    from betaae.families.sampling import sample_params
+    from betaae.models.checkpoints import rebuild
+    from betaae.models.scoring import score
 
-    loaded = load_model(run_dir)
+    loaded = rebuild(run_dir)
     model, family = loaded.model, loaded.family
     sampled, uniform = [], []
     for seed in range(draws):
@@ -332,7 +332,7 @@ def bench_test_set(run_dir: Path, draws: int) -> dict:
 
 
 def bench_inversion(run_dir: Path, count: int) -> dict:
-    from betaae.api import invert, load_model
+    from betaae.inversion.api import invert, load_model
 
     model = load_model(run_dir)
     rng = np.random.default_rng(0)

@@ -15,8 +15,8 @@ import math
 import statistics
 from pathlib import Path
 
-from betaae.hparams import setting
-from betaae.outputs import save_figure
+from betaae.core.files import save_figure
+from betaae.runs.hparams import setting
 
 TIME, VAL, TEST = "train_time_s", "val/sse_per_curve_best", "test/sse_per_curve"
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,8 @@ def is_default(row: dict, varying: list[str], defaults) -> bool:
 
 def settings_over_seeds(sweep_dirs: list[Path]) -> tuple[list[dict], list[str]]:
     """One row per setting (its swept values other than the seed): mean and sd over seeds of time, val, test."""
-    from betaae.sweep import SEED, job_row, setting_label, swept_settings
+    from betaae.sweep.record import swept_settings
+    from betaae.sweep.summary import SEED, job_row, setting_label
 
     varying = list(dict.fromkeys(k for d in sweep_dirs for k in swept_settings(str(d)) or []))
     shown = [k for k in varying if k != SEED]
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from hydra import compose, initialize_config_dir
 
     from betaae import plots
-    from betaae.cli import register_resolvers
+    from betaae.cli.main import register_resolvers
 
     rows, shown = settings_over_seeds(args.sweep_dirs)
     register_resolvers()

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from betaae.api import invert, load_model
-from betaae.outputs import save_figure, write_json
+from betaae.core.files import save_figure, write_json
+from betaae.inversion.api import invert, load_model
 
 NOISE = (0.05, 0.2)
 NOMINAL = np.linspace(0.05, 0.99, 20)

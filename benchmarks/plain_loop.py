@@ -17,12 +17,12 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from betaae.cli import register_resolvers
-from betaae.data import CurveDataModule
-from betaae.evaluation import score
-from betaae.model import build_model
-from betaae.optimizers import build_optimizer, build_scheduler
-from betaae.sampling import sample_params, split_seed
+from betaae.cli.main import register_resolvers
+from betaae.families.sampling import sample_params, split_seed
+from betaae.learner.datamodule import CurveDataModule
+from betaae.models.base import build_model
+from betaae.models.optimizers import build_optimizer, build_scheduler
+from betaae.models.scoring import score
 
 ROOT = Path(__file__).resolve().parents[1]
 

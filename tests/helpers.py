@@ -37,7 +37,7 @@ QUIET = ["callbacks.latent_images.every_n_epochs=0", "logger=none", "trainer.ena
 
 def compose_config(name: str, overrides: list[str], output_dir: Path | None = None) -> DictConfig:
     """The config Hydra would build for `python {name}.py overrides`, with its outputs in output_dir."""
-    from betaae.cli import register_resolvers
+    from betaae.cli.main import register_resolvers
 
     register_resolvers()
     GlobalHydra.instance().clear()
@@ -56,8 +56,8 @@ def compose_config(name: str, overrides: list[str], output_dir: Path | None = No
 
 def train_in_process(overrides: list[str], output_dir: Path) -> dict:
     """Check and train a composed config in this process, as train.py does; returns its metrics."""
-    from betaae.train_task import prepare
-    from betaae.training import train
+    from betaae.cli.train import prepare
+    from betaae.runs.training import train
 
     prepared = prepare(compose_config("train", overrides, output_dir))
     return train(*prepared)
@@ -144,10 +144,10 @@ def exact_beta_model(grid_low: float = 0.01, grid_high: float = 0.99, num_points
     through it is least squares on the family: what the uncertainty and verdict machinery is checked against."""
     import torch
 
-    from betaae.api import Model
-    from betaae.checkpoints import Checkpointed
     from betaae.families import get_family, make_grid
-    from betaae.model import CurveModel
+    from betaae.inversion.api import Model
+    from betaae.models.base import CurveModel
+    from betaae.models.checkpoints import Checkpointed
 
     family = get_family("beta")
 

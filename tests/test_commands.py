@@ -14,7 +14,7 @@ from helpers import ROOT, TINY, run_subprocess
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from betaae.commands import hydra_value, override, script
+from betaae.core.commands import hydra_value, override, script
 
 SMALL = [*TINY, "callbacks.latent_images.every_n_epochs=0", "trainer.enable_progress_bar=false"]
 ODD = ["a b", "x=1,y=2", "dollar$HOME", "quote'd", 'double"q', "ünï", "semi;colon", "back\\slash", "brace${x}"]

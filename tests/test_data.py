@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from betaae.data import CurveDataModule, Grouped, OnlineBatches, TensorBatches, sample_params
-from betaae.errors import ResourceError
+from betaae.core.errors import ResourceError
 from betaae.families import FAMILIES, get_family, make_grid
+from betaae.learner.datamodule import CurveDataModule, Grouped, OnlineBatches, TensorBatches, sample_params
 
 
 def built(**kwargs) -> CurveDataModule:

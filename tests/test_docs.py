@@ -12,9 +12,9 @@ from omegaconf import OmegaConf
 from report import fill, render
 from test_checks import BAD_TRAIN_INPUTS
 
-from betaae.data import CurveDataModule
-from betaae.model import AutoEncoder
-from betaae.optimizers import ADAM, EXPONENTIAL
+from betaae.learner.datamodule import CurveDataModule
+from betaae.models.autoencoder import AutoEncoder
+from betaae.models.optimizers import ADAM, EXPONENTIAL
 
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]

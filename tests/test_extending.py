@@ -9,10 +9,10 @@ import pytest
 import torch
 from helpers import ROOT, TINY, error_lines, run_subprocess
 
-from betaae.checkpoints import load_model
 from betaae.families import FAMILIES, get_family, make_grid
-from betaae.inversion import METHODS, invert
-from betaae.model import model_class
+from betaae.inversion.methods import METHODS, find_codes
+from betaae.models.base import model_class
+from betaae.models.checkpoints import rebuild
 
 
 def readme_files() -> dict[str, str]:
@@ -63,9 +63,9 @@ def test_the_model_example_follows_the_interface(examples):
 def test_the_method_example_is_registered_with_its_options(examples):
     method = METHODS.get("mymethods.lbfgs")
     assert "lbfgs" in METHODS and set(method.options) == {"steps"}
-    model = model_class("betaae.model.AutoEncoder")(num_points=20).eval()
+    model = model_class("betaae.models.AutoEncoder")(num_points=20).eval()
     targets = model.decode(torch.randn(3, 2)).detach()
-    found = invert(model, targets, "mymethods.lbfgs", "zeros", steps=30)
+    found = find_codes(model, targets, "mymethods.lbfgs", "zeros", steps=30)
     assert found.residual.max() < 1e-2
 
 
@@ -94,7 +94,7 @@ def test_the_examples_train_and_invert_through_the_scripts(examples, tmp_path):
     assert inverted.returncode == 0, inverted.stderr[-3000:]
     summary = json.loads((tmp_path / "inv" / "inversion.json").read_text())
     assert summary["method"] == "mymethods.lbfgs" and summary["evaluations"] == 20 and "fit_rate" in summary
-    assert load_model(run_dir).family.param_names == ("rate",)
+    assert rebuild(run_dir).family.param_names == ("rate",)
 
 
 def test_the_examples_options_are_checked_like_built_in_ones(examples, tmp_path):

@@ -10,8 +10,8 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from betaae.constraints import integer, interval, positive, real
-from betaae.errors import ConfigError
+from betaae.core.constraints import integer, interval, positive, real
+from betaae.core.errors import ConfigError
 from betaae.families import FAMILIES, ExponentialFamily, get_family, make_grid
 
 BUILT_IN = list(FAMILIES)  # at import, before any test registers a family of its own
@@ -111,7 +111,7 @@ def test_unconstrained_maps_round_trip(constraint):
 def test_config_checks_run_without_importing_torch():
     code = (
         "import sys\n"
-        "from betaae.checks import validate_data, check_ranges\n"
+        "from betaae.config.checks import validate_data, check_ranges\n"
         "from betaae.families import get_family\n"
         "check_ranges(get_family('student_t'), {'df': [1, 3]})\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"

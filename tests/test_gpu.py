@@ -12,10 +12,10 @@ import pytest
 import torch
 from helpers import ROOT, TINY, quiet_trainer, run_subprocess
 
-from betaae.checkpoints import load_model
-from betaae.data import CurveDataModule
-from betaae.learner import Learner
-from betaae.lightning_plugins import LeanPrecision
+from betaae.learner.datamodule import CurveDataModule
+from betaae.learner.module import Learner
+from betaae.learner.plugins import LeanPrecision
+from betaae.models.checkpoints import rebuild
 
 pytestmark = [
     pytest.mark.gpu,
@@ -71,7 +71,7 @@ def test_a_gpu_checkpoint_inverts_on_the_cpu_and_a_cpu_run_resumes_on_the_gpu(tm
     assert run_subprocess("train.py", [*TINY, f"hydra.run.dir={cpu_run}"]).returncode == 0
     resumed = run_subprocess("train.py", [f"resume={cpu_run}", "trainer.max_epochs=3", "trainer.accelerator=gpu"])
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert load_model(cpu_run).model.latent_dims == 2
+    assert rebuild(cpu_run).model.latent_dims == 2
 
 
 def test_online_data_is_drawn_on_the_gpu(tmp_path):
@@ -93,7 +93,7 @@ def test_ddp_on_one_gpu(tmp_path):
 
 def test_the_data_stays_on_the_gpu_with_no_host_copy_per_step():
     dm = CurveDataModule(num_train=4096, num_val=256, num_test=256, batch_size=64, batches_per_step=8)
-    learner = Learner(model={"_target_": "betaae.model.AutoEncoder", "hidden": [64]}, data=dm.spec)
+    learner = Learner(model={"_target_": "betaae.models.AutoEncoder", "hidden": [64]}, data=dm.spec)
     trainer = quiet_trainer("gpu", devices=1, max_epochs=2, plugins=[LeanPrecision()])
     activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
     with torch.profiler.profile(activities=activities) as profile:

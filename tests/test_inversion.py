@@ -6,10 +6,10 @@ import pytest
 import torch
 from helpers import exact_beta_model
 
-from betaae.api import invert as invert_api
-from betaae.errors import TargetError
-from betaae.inversion import METHODS, Inversion, invert
-from betaae.observations import interpolation_matrix, observe
+from betaae.core.errors import TargetError
+from betaae.inversion.api import invert as invert_api
+from betaae.inversion.methods import METHODS, Inversion, find_codes
+from betaae.inversion.observations import interpolation_matrix, observe
 
 
 @pytest.fixture(scope="module")
@@ -71,5 +71,5 @@ def test_each_method_is_registered_with_its_options_and_returns_an_inversion(exa
     assert set(METHODS) >= {"nelder-mead", "adam"}
     assert METHODS.get("nelder-mead").per_target and not METHODS.get("adam").per_target
     curves = torch.tensor(exact.curves([[2.0, 3.0]]), dtype=torch.float32)
-    found = invert(exact.module, curves, "adam", steps=20)
+    found = find_codes(exact.module, curves, "adam", steps=20)
     assert isinstance(found, Inversion) and found.codes.shape == (1, 2) and int(found.evaluations[0]) == 20

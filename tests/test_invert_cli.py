@@ -8,10 +8,10 @@ import pytest
 import torch
 from helpers import QUIET, error_lines, run_script, run_subprocess, train_in_process
 
-from betaae.checkpoints import load_model
 from betaae.families import get_family
-from betaae.inversion import METHODS, Inversion, invert
-from betaae.model import sse
+from betaae.inversion.methods import METHODS, Inversion, find_codes
+from betaae.models.base import sse
+from betaae.models.checkpoints import rebuild
 
 
 def read_csv(path) -> dict[str, np.ndarray]:
@@ -91,12 +91,12 @@ def test_params_may_be_a_list_or_a_mapping_by_name(trained_run, tmp_path, capsys
 
 
 def test_inverting_a_test_curve_reaches_about_the_autoencoders_own_reconstruction_error(trained_run):
-    loaded = load_model(trained_run)
+    loaded = rebuild(trained_run)
     params = torch.tensor([[2.0, 4.0], [0.7, 1.3], [3.5, 0.9], [1.2, 1.2]], dtype=torch.float64)
     targets = get_family("beta").log_pdf(loaded.grid.double(), params).float()
     with torch.no_grad():
         reconstruction = sse(loaded.model.reconstruct(targets), targets).sqrt()  # same norm as the residual
-    found = invert(loaded.model, targets, "nelder-mead", "zeros")
+    found = find_codes(loaded.model, targets, "nelder-mead", "zeros")
     assert isinstance(found, Inversion) and found.codes.shape == (4, 2) and found.evaluations.shape == (4,)
     assert (found.residual <= 1.5 * reconstruction + 1e-3).all(), (found.residual, reconstruction)
 
@@ -136,16 +136,16 @@ def test_each_method_takes_its_own_options(trained_run, tmp_path, capsys):
 
 
 def test_batched_method_matches_nelder_mead_residuals(trained_run):
-    loaded = load_model(trained_run)
+    loaded = rebuild(trained_run)
     params = torch.tensor(np.random.default_rng(1).uniform(0.3, 4.8, size=(40, 2)))
     targets = get_family("beta").log_pdf(loaded.grid.double(), params).float()
-    nm = invert(loaded.model, targets, "nelder-mead")
-    batched = invert(loaded.model, targets, "adam")
+    nm = find_codes(loaded.model, targets, "nelder-mead")
+    batched = find_codes(loaded.model, targets, "adam")
     assert batched.residual.median() <= nm.residual.median() * 1.05
 
 
 def test_log_pdf_rows_from_a_npy_file_are_inverted_without_known_parameters(trained_run, tmp_path, capsys):
-    loaded = load_model(trained_run)
+    loaded = rebuild(trained_run)
     curves = get_family("beta").log_pdf(loaded.grid.double(), torch.tensor([[2.0, 2.0], [1.5, 3.0]])).float()
     np.save(tmp_path / "curves.npy", curves.numpy())
     out = tmp_path / "out"
@@ -353,4 +353,4 @@ def test_a_run_directory_without_best_uses_last(trained_run, tmp_path):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     shutil.copy(trained_run / "checkpoints" / "last.ckpt", run / "checkpoints" / "last.ckpt")
-    assert load_model(run).path.endswith("last.ckpt")
+    assert rebuild(run).path.endswith("last.ckpt")

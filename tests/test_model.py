@@ -8,13 +8,14 @@ import pytest
 import torch
 from helpers import quiet_trainer
 
-from betaae.checkpoints import load_model
-from betaae.data import CurveDataModule
-from betaae.learner import Learner
-from betaae.model import ACTIVATIONS, AutoEncoder, build_model, mean_terms, sse
-from betaae.vae import VAE
+from betaae.learner.datamodule import CurveDataModule
+from betaae.learner.module import Learner
+from betaae.models.autoencoder import AutoEncoder
+from betaae.models.base import ACTIVATIONS, build_model, mean_terms, sse
+from betaae.models.checkpoints import rebuild
+from betaae.models.vae import VAE
 
-AE = "betaae.model.AutoEncoder"
+AE = "betaae.models.AutoEncoder"
 SMALL_DATA = {"family": "beta", "grid_low": 0.01, "grid_high": 0.99, "num_points": 30}
 
 
@@ -92,7 +93,7 @@ def test_a_small_model_overfits_one_batch_through_the_learner():
     assert after < before / 1000 and after < 0.1
 
 
-@pytest.mark.parametrize("target", [AE, "betaae.vae.VAE"])
+@pytest.mark.parametrize("target", [AE, "betaae.models.VAE"])
 def test_checkpoint_holds_plain_hyperparameters_and_rebuilds_its_model_alone(target, tmp_path):
     dm = CurveDataModule(family="gamma", num_points=40, num_train=64, num_val=32, num_test=32, batch_size=32)
     spec = {"_target_": target, "latent_dims": 3, "hidden": [32, 16], "activation": "silu"}
@@ -103,7 +104,7 @@ def test_checkpoint_holds_plain_hyperparameters_and_rebuilds_its_model_alone(tar
     trainer.save_checkpoint(path)
     raw = torch.load(path, weights_only=True)  # would raise on a stored module or partial
     assert raw["hyper_parameters"]["model"] == spec and raw["hyper_parameters"]["data"]["family"] == "gamma"
-    loaded = load_model(path)
+    loaded = rebuild(path)
     assert type(loaded.model).__name__ == target.rsplit(".", 1)[1] and loaded.model.latent_dims == 3
     assert loaded.family.name == "gamma" and loaded.grid.shape == (40,)
     torch.testing.assert_close(loaded.grid, dm.grid)
@@ -114,8 +115,8 @@ def test_checkpoint_holds_plain_hyperparameters_and_rebuilds_its_model_alone(tar
 def test_loading_a_checkpoint_does_not_import_lightning(trained_run):
     code = (
         "import sys\n"
-        "from betaae.checkpoints import load_model\n"
-        f"load_model({str(trained_run)!r})\n"
+        "from betaae.models.checkpoints import rebuild\n"
+        f"rebuild({str(trained_run)!r})\n"
         "assert 'lightning' not in sys.modules, 'lightning was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -139,11 +140,11 @@ def test_a_checkpoint_of_the_first_format_still_loads(tmp_path):
         "betaae_format": 1,
     }
     torch.save({"state_dict": old.state_dict(), "hyper_parameters": hparams}, tmp_path / "old.ckpt")
-    loaded = load_model(tmp_path / "old.ckpt")
+    loaded = rebuild(tmp_path / "old.ckpt")
     curves = torch.randn(4, 100)
     torch.testing.assert_close(loaded.model.reconstruct(curves), old.reconstruct(curves))
 
 
 def test_build_model_refuses_a_class_that_is_not_a_model():
-    with pytest.raises(TypeError, match=r"not a betaae\.model\.CurveModel subclass"):
+    with pytest.raises(TypeError, match=r"not a betaae\.models\.CurveModel subclass"):
         build_model({"_target_": "torch.nn.Linear"}, 10)

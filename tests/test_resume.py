@@ -52,7 +52,7 @@ def test_a_run_in_progress_cannot_be_resumed_or_written_by_a_second_process(fini
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from betaae.rundirs import lock_run;"
+            "import sys, time; from pathlib import Path; from betaae.runs.directories import lock_run;"
             "lock = lock_run(Path(sys.argv[1]), 'test'); print('locked', flush=True); time.sleep(60)",
             str(finished_run),
         ],

@@ -14,8 +14,8 @@ import pytest
 import torch
 from helpers import ROOT, TINY, error_lines, events, run_script, run_subprocess, tree
 
-from betaae.lightning_plugins import AtomicCheckpointIO
-from betaae.outputs import atomic_write_bytes
+from betaae.core.files import atomic_write_bytes
+from betaae.learner.plugins import AtomicCheckpointIO
 
 QUIET = [*TINY, "callbacks.latent_images.every_n_epochs=0"]
 
@@ -283,7 +283,7 @@ def test_atomic_write_keeps_the_old_file_and_says_why_when_the_disk_is_full(tmp_
 
 KILLED_WRITER = """
 import os, signal, sys, torch
-from betaae.lightning_plugins import AtomicCheckpointIO
+from betaae.learner.plugins import AtomicCheckpointIO
 io = AtomicCheckpointIO()
 io.save_checkpoint({"i": 0, "w": torch.zeros(1_000_000)}, sys.argv[1])
 # The process is killed from inside the second write: its bytes are on their way to disk, the write has

@@ -5,8 +5,8 @@ import pytest
 from helpers import exact_beta_model
 from scipy import stats
 
-from betaae.api import invert
-from betaae.errors import TargetError
+from betaae.core.errors import TargetError
+from betaae.inversion.api import invert
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import math
 import torch
 
 from betaae.families import get_family
-from betaae.sampling import edge_parameters, sample_params, sample_scoring_params
+from betaae.families.sampling import edge_parameters, sample_params, sample_scoring_params
 
 LOW = torch.zeros(2, dtype=torch.float64)
 HIGH = torch.full((2,), 5.0, dtype=torch.float64)

@@ -9,10 +9,10 @@ import pytest
 import torch
 from helpers import TINY, run_script, run_subprocess
 
-from betaae.checkpoints import load_model
-from betaae.data import CurveDataModule
 from betaae.families import FAMILIES, get_family
-from betaae.model import mean_terms
+from betaae.learner.datamodule import CurveDataModule
+from betaae.models.base import mean_terms
+from betaae.models.checkpoints import rebuild
 
 SAME_DATA = [
     "data.online=false",  # the same stored curves for both, split between the ranks
@@ -64,7 +64,7 @@ def test_ddp_train_metric_is_the_mean_over_every_rank_as_recomputed(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     start = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert start["global_step"] == 0
-    loaded = load_model(run / "checkpoints" / "last.ckpt")
+    loaded = rebuild(run / "checkpoints" / "last.ckpt")
     dm = CurveDataModule(num_train=512, num_val=128, num_test=128, online=False)
     dm.setup()
     expected = mean_terms(loaded.model, dm.splits["train"][0])["sse"]
@@ -97,7 +97,7 @@ def test_every_family_trains_and_inverts_with_its_best_matching_parameters(famil
     args = [f"data={family}", *TINY, "trainer.max_epochs=3", "logger=none", f"hydra.run.dir={run}"]
     code, _, err = run_script("train.py", args, capsys)
     assert code == 0, err
-    assert load_model(run).family.name == family
+    assert rebuild(run).family.name == family
     out = tmp_path / "inv"
     code, stdout, err = run_script(
         "invert.py", [f"ckpt_path={run}", f"params=[{middle(family)}]", f"hydra.run.dir={out}"], capsys

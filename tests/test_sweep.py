@@ -16,8 +16,8 @@ import pytest
 import yaml
 from helpers import TINY, events, hparams_plugin_data, run_subprocess
 
-from betaae.hparams import DEFINING, METRICS
-from betaae.sweep import short_value
+from betaae.runs.hparams import DEFINING, METRICS
+from betaae.sweep.naming import short_value
 
 SWEEP = ["-m", "latent_dims=1,2", "optimizer.lr=3e-3,1e-2", *TINY]
 

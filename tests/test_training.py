@@ -8,9 +8,9 @@ import pytest
 import torch
 from helpers import TINY, events, quiet_trainer, run_script, run_subprocess
 
-from betaae.data import CurveDataModule
-from betaae.learner import Learner
-from betaae.lightning_plugins import LeanPrecision
+from betaae.learner.datamodule import CurveDataModule
+from betaae.learner.module import Learner
+from betaae.learner.plugins import LeanPrecision
 
 FIGURES = {"sample_curves.png", "loss_history.png", "latent_histograms.png", "reconstructions.png", "error_map.png"}
 TEST_FIGURES = ("", "_median", "_p90", "_p99", "_max", "_edge")
@@ -111,7 +111,7 @@ def test_the_vae_logs_its_sse_and_kl_separately_and_its_checkpoint_rebuilds_it(t
     tags = events(tmp_path).Tags()["scalars"]
     assert {"train/sse_per_curve", "train/kl_per_curve", "val/sse_per_curve", "val/kl_per_curve"} <= set(tags)
     model = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)["hyper_parameters"]["model"]
-    assert model["_target_"] == "betaae.vae.VAE" and model["beta"] == 1e-3
+    assert model["_target_"] == "betaae.models.VAE" and model["beta"] == 1e-3
 
 
 def test_activation_and_depth_are_stored_in_the_checkpoint(tmp_path, capsys):
@@ -157,7 +157,7 @@ def test_debug_fdr_runs_a_single_batch_of_each_stage_under_its_own_task_name(tmp
 def fit_weights(plugins):
     dm = CurveDataModule(num_train=256, num_val=64, num_test=64, batch_size=32, batches_per_step=4)
     L.seed_everything(0, verbose=False)
-    learner = Learner(model={"_target_": "betaae.model.AutoEncoder", "hidden": [16]}, data=dm.spec)
+    learner = Learner(model={"_target_": "betaae.models.AutoEncoder", "hidden": [16]}, data=dm.spec)
     trainer = quiet_trainer(max_epochs=2, plugins=plugins)
     trainer.fit(learner, datamodule=dm)
     return learner.state_dict(), trainer.global_step
@@ -185,7 +185,7 @@ class CountingCallback(L.Callback):
 def test_no_callback_runs_per_minibatch_in_the_lean_loop():
     counter = CountingCallback()
     dm = CurveDataModule(num_train=256, num_val=64, num_test=64, batch_size=32, batches_per_step=4)
-    learner = Learner(model={"_target_": "betaae.model.AutoEncoder", "hidden": [16]}, data=dm.spec)
+    learner = Learner(model={"_target_": "betaae.models.AutoEncoder", "hidden": [16]}, data=dm.spec)
     quiet_trainer(max_epochs=1, callbacks=[counter], plugins=[LeanPrecision()]).fit(learner, datamodule=dm)
     assert counter.calls == {"on_before_backward": 0, "on_train_batch_end": 2}  # 8 minibatches in 2 groups
 

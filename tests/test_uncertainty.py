@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from helpers import exact_beta_model
 
-from betaae.api import invert
+from betaae.inversion.api import invert
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pytest
 from helpers import exact_beta_model
 from scipy import stats
 
-from betaae.api import invert, load_model
-from betaae.verdicts import Reference
+from betaae.inversion.api import invert, load_model
+from betaae.inversion.verdicts import Reference
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_the_reference_is_stored_in_the_best_checkpoint_at_the_end_of_training(t
 def test_a_parameter_fit_far_from_the_decoded_curve_is_a_failed_fit(model):
     result = invert(model, params=[[2.0, 4.0]])
     assert result.fit_ok[0] and "from the decoded one" in result.fit_verdicts[0]
-    from betaae.verdicts import judge_parameters
+    from betaae.inversion.verdicts import judge_parameters
 
     ((ok, text),) = judge_parameters(np.array([10 * model.reference.fit[0.99]]), model.reference, "beta")
     assert not ok and text.startswith("failed:") and "not an answer" in text

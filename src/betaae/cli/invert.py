@@ -1,0 +1,132 @@
+"""What `python invert.py` does: check the options, read the targets, invert them with the checkpoint (each
+answer judged and bounded: betaae.inversion.api), print what was found and write inversion.json, .csv and .png.
+
+Options and target files are checked before torch loads, so a bad one is refused at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig
+
+from betaae.config.checks import plain
+from betaae.config.invert import SHORTCUTS, check_params, given_params, validate_invert
+from betaae.core.errors import ConfigError, TargetError
+from betaae.core.registry import import_extensions
+from betaae.inversion.target_files import read_samples, read_targets, read_x
+
+
+def read_inputs(cfg: DictConfig) -> dict[str, Any]:
+    """The target files, read and checked as far as they can be without the checkpoint."""
+    given = [k for k in ("targets", "samples") if cfg.get(k)]
+    if len(given) > 1:
+        raise ConfigError("give either targets=FILE or samples=FILE, not both")
+    inputs: dict[str, Any] = {}
+    if cfg.get("samples"):
+        inputs["samples"] = read_samples(Path(str(cfg.samples)).expanduser())
+    if cfg.get("targets"):
+        inputs["rows"], inputs["x"] = read_targets(Path(str(cfg.targets)).expanduser())
+    if cfg.get("x") is not None:
+        if inputs.get("x") is not None:
+            raise ConfigError("the targets file has an x column already; leave out x=...")
+        inputs["x"] = read_x(plain(cfg.x), 0)
+    return inputs
+
+
+def targets_for(cfg: DictConfig, model, inputs: dict[str, Any]) -> dict[str, Any]:
+    """api.invert's target arguments, now that the checkpoint's family and grid are known."""
+    family, names = model.family, model.family.param_names
+    given = given_params(cfg, names, family.name)
+    if given is not None and (inputs.get("rows") is not None or inputs.get("samples") is not None):
+        raise ConfigError("give either targets=FILE (or samples=FILE) or one target (params=, or by name), not both")
+    if inputs.get("samples") is not None:
+        return {"samples": inputs["samples"], "source": str(cfg.samples)}
+    if given is not None:
+        check_params(given[0], family, "")
+        return {"params": given[0], "source": "parameters"}
+    rows = inputs.get("rows")
+    if rows is None:
+        example = "alpha=A beta=B, " if names == SHORTCUTS else ""
+        raise ConfigError(
+            f"give a target: {example}params=[{','.join(names)}] (the {family.name} family's parameters), "
+            "targets=FILE or samples=FILE"
+        )
+    path, x = str(cfg.targets), inputs.get("x")
+    kind = cfg.targets_kind
+    if kind == "auto":
+        kind = "params" if x is None and rows.shape[1] == len(names) and len(model.grid) != len(names) else "curves"
+    if kind == "params":
+        if rows.shape[1] != len(names):
+            raise TargetError(
+                f"targets={path}: parameter rows need {len(names)} columns ({', '.join(names)}), got {rows.shape[1]}"
+            )
+        if not np.isfinite(rows).all():
+            raise TargetError(f"targets={path}: parameter rows must be finite numbers")
+        check_params(rows, family, f"targets={path}: ")
+        return {"params": rows, "source": path}
+    from betaae.inversion.observations import observe  # torch is loaded by now
+
+    # Checked here, before anything is written, with the name the user gave them; inverted as they are.
+    observed = observe(rows, model.grid, x, f"targets={path}", min_points=model.latent_dims + 2)
+    return {"curves": rows, "x": x, "source": path, "observed": observed}
+
+
+def warn_out_of_range(params: np.ndarray, model, which: str) -> None:
+    """A warning (not an error) when targets lie outside the ranges the checkpoint was trained on."""
+    names = model.family.param_names
+    low = np.array([model.ranges[n][0] for n in names])
+    high = np.array([model.ranges[n][1] for n in names])
+    outside = ((params < low) | (params > high)).any(axis=1)
+    if outside.any():
+        spans = ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, lo, hi in zip(names, low, high))
+        print(
+            f"warning: {int(outside.sum())} of {len(params)} targets ({which}) lie outside the checkpoint's training "
+            f"ranges ({spans}); their codes are extrapolations",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def main(cfg: DictConfig) -> float:
+    """What `python invert.py` does; returns the median residual (decoded vs target) for sweepers."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from betaae.core import job
+    from betaae.runs.directories import claim
+
+    out = Path(HydraConfig.get().runtime.output_dir if HydraConfig.initialized() else cfg.paths.output_dir)
+    job.set_run(out, "invert")
+    import_extensions(cfg.get("extensions") or [])
+    options = validate_invert(cfg)
+    inputs = read_inputs(cfg)
+    claim(out, "hydra.run.dir", what="an inversion")
+    from betaae.inversion import report as reports  # torch loads from here on
+    from betaae.inversion.api import invert, load_model
+
+    model = load_model(Path(str(cfg.ckpt_path)).expanduser())
+    targets = targets_for(cfg, model, inputs)
+    source = targets.pop("source")
+    observed = targets.pop("observed", None)
+    if targets.get("params") is not None:
+        warn_out_of_range(targets["params"], model, "their parameters")
+    job.began_training()  # from here on, what is written is worth keeping
+    result = invert(
+        model,
+        **(targets if observed is None else {"curves": observed}),
+        noise_sd=cfg.get("noise_sd"),
+        method=cfg.method.name,
+        init=cfg.init,
+        fit_params=cfg.fit_params,
+        **options,
+    )
+    if result.params is not None and targets.get("params") is None:
+        warn_out_of_range(result.params[result.fit_ok], model, "their best-matching parameters")
+    summary = reports.inversion_summary(result, model, options, cfg.init, source)
+    reports.write_inversion(out, result, summary, model, targets)
+    reports.print_inversion(out, result, summary)
+    value = summary.get("median_residual_decoded_vs_target")
+    return float(value) if value is not None else float("nan")

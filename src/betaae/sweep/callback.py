@@ -1,0 +1,151 @@
+"""The Hydra callback that runs every sweep: at its start it records the sweep (or checks that it continues
+one) and locks its directory; at its end, or when stopped, it writes the summary. Ctrl-C or SIGTERM stops
+the whole sweep (exit 130 or 143) with the command that continues it; continued, a sweep keeps its finished
+jobs, resumes interrupted ones from their last.ckpt and runs the ones it had not reached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, open_dict, read_write
+
+from betaae.config.checks import check_sweep_keys
+from betaae.core.commands import override
+from betaae.core.errors import Abort, BetaaeError, ResumeError, ours_in
+from betaae.core.files import atomic_write_bytes
+from betaae.runs.directories import (
+    check_path_length,
+    expand,
+    holds_files,
+    lock_run,
+    note_new,
+    release_locks,
+    remove_created,
+)
+from betaae.runs.hparams import override_key
+from betaae.sweep.naming import continued
+from betaae.sweep.record import (
+    DEFAULT_METRIC,
+    RECORD,
+    SWEEP_PID,
+    continue_command,
+    read_record,
+    split_overrides,
+    swept_settings,
+)
+from betaae.sweep.summary import finite, job_status, report, summarize
+
+log = logging.getLogger("betaae")
+
+# Process-wide: the sweep this process runs (its directory, record and metric), from its start to its end;
+# on_multirun_end clears it.
+_active: dict[str, Any] = {}
+
+
+def interrupted(error: BetaaeError) -> str:
+    """The one line for a sweep stopped by Ctrl-C or SIGTERM (summary written), or the error's own line."""
+    if not _active:
+        return str(error)
+    sweep_dir, record = _active["dir"], _active["record"]
+    rows, _ = summarize(sweep_dir, _active["metric"])
+    done = sum(r["status"] == "ok" for r in rows)
+    stopped = sum(r["status"] in ("interrupted", "incomplete") for r in rows)
+    what = "Ctrl-C" if error.exit_code == 130 else "SIGTERM"
+    return (
+        f"sweep stopped by {what}: {done} job(s) finished, {stopped} interrupted (each resumes from its last "
+        f"checkpoint); summary in {sweep_dir / 'summary.csv'}; continue with: {continue_command(record, sweep_dir)}"
+    )
+
+
+def kept_result(cfg: DictConfig) -> float | None:
+    """For a job of a continued sweep that had finished: its recorded optimized metric (it is kept as it is)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    job_dir = Path(HydraConfig.get().runtime.output_dir)
+    if not continued(job_dir) or job_status(job_dir) != "ok":
+        return None
+    metrics = json.loads((job_dir / "metrics.json").read_text())
+    value = metrics.get(cfg.get("optimized_metric", DEFAULT_METRIC))
+    test = metrics.get("test/sse_per_curve")
+    best = metrics.get(DEFAULT_METRIC)
+    print(f"#{HydraConfig.get().job.num} {job_dir.name}: kept (finished before): val best {best:.4g}, test {test:.4g}")
+    return float(value) if finite(value) else float("nan")
+
+
+class SweepSummary(Callback):
+    """Hydra callback: records each multirun at its start (or checks that it continues one), summarizes it
+    at its end."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            self._start(config)
+        except Exception as error:  # Hydra's callback runner would turn any Exception into a warning
+            ours = ours_in(error)
+            if ours is None:
+                raise
+            remove_created(str(config.hydra.sweep.dir))  # a refused sweep leaves nothing behind
+            raise Abort(ours) from None
+
+    def _start(self, config: DictConfig) -> None:
+        given = str(config.hydra.sweep.dir)  # resolving it makes a new unique directory, unless one is given
+        sweep_dir = Path(expand(given))
+        if str(sweep_dir) != given:
+            with read_write(config.hydra), open_dict(config.hydra):
+                config.hydra.sweep.dir = str(sweep_dir)
+                config.hydra.overrides.hydra.append(override("hydra.sweep.dir", sweep_dir))
+        check_path_length(str(sweep_dir), "hydra.sweep.dir")
+        overrides = list(config.hydra.overrides.task)
+        hydra_overrides = [o for o in config.hydra.overrides.hydra if override_key(o) != "hydra.sweep.dir"]
+        params = list((config.hydra.sweeper.get("params") or {}).keys())
+        varying, constant = split_overrides(overrides, params)
+        metric = config.get("optimized_metric", DEFAULT_METRIC)
+        record = {
+            "varying": varying,
+            "constant": constant,
+            "metric": metric,
+            "overrides": overrides,
+            "hydra_overrides": hydra_overrides,
+        }
+        check_sweep_keys(config, overrides)
+        earlier = read_record(sweep_dir)
+        if not sweep_dir.exists():
+            note_new(sweep_dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        if earlier is not None:
+            if earlier.get("overrides") != overrides:
+                raise ResumeError(
+                    f"hydra.sweep.dir={sweep_dir} holds another sweep, which is left as it is; continue that one "
+                    f"with: {continue_command(earlier, sweep_dir)}, or choose a new directory"
+                )
+            lock_run(sweep_dir, "hydra.sweep.dir")
+            done = sum(job_status(d) == "ok" for d in sweep_dir.iterdir() if (d / ".hydra").is_dir())
+            print(f"sweep:      {sweep_dir} continued: {done} job(s) finished before are kept", flush=True)
+        else:
+            if holds_files(sweep_dir):
+                raise ResumeError(f"hydra.sweep.dir={sweep_dir} is not empty; a sweep needs a new or empty directory")
+            lock_run(sweep_dir, "hydra.sweep.dir")
+            atomic_write_bytes(sweep_dir / RECORD, yaml.safe_dump(record, sort_keys=False).encode())
+            swept_settings.cache_clear()
+            print(f"sweep:      {sweep_dir} (one line per job as it ends)", flush=True)
+        os.environ[SWEEP_PID] = str(os.getpid())
+        _active.update(dir=sweep_dir, record=earlier or record, metric=metric)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = _active.get("dir")
+        if sweep_dir is None or not sweep_dir.is_dir():
+            return
+        text, failed = report(sweep_dir, _active["metric"])
+        _active.clear()
+        release_locks()
+        print(text, flush=True)
+        if failed:
+            raise SystemExit(f"error: {failed} job(s) of the sweep failed; see {sweep_dir / 'summary.csv'}")
