@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 # The torch build to install. On this project's CI machines `torch==2.13.0` is a CPU wheel kept on disk;
-# from PyPI on Linux it is the CUDA build. See README "Installing torch" for CPU-only or other CUDA builds.
+# from PyPI on Linux it is the CUDA build. See docs/configuration.md#installing-torch for CPU-only or other CUDA builds.
 TORCH ?= torch==2.13.0
 ARGS ?=
 PYTEST_ARGS ?= -q
@@ -43,7 +43,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench.py --out docs/bench.json $(ARGS)
+	$(BIN)/python benchmarks/bench.py --out bench-results/bench.json $(ARGS)
 
 tensorboard: $(STAMP)
 	$(BIN)/tensorboard --logdir outputs

@@ -9,6 +9,18 @@ import pytest
 from helpers import QUIET, TINY, run_subprocess, train_in_process
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_state():
+    """Each test starts with none of the process-wide state an earlier one left (docs/design.md lists it)."""
+    yield
+    from betaae.core import job
+    from betaae.runs import directories
+    from betaae.sweep import callback, naming
+
+    for module in (job, directories, naming, callback):
+        module.reset()
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run directory holding a Beta model trained well enough for inversion tests."""

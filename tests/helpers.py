@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -99,6 +100,60 @@ def run_subprocess(script: str, args: list[str], timeout: float = 300, **kwargs)
 def tree(path: Path) -> dict[str, bytes]:
     """Every file under path with its bytes: a fingerprint of a run directory."""
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def epochs_done(run_dir: Path) -> int:
+    """Epochs a run has completed, read from its last.ckpt: a marker the run itself writes, atomically, at
+    the end of every epoch (so it is never read half-written)."""
+    import torch
+
+    try:
+        checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        return 0
+    return int(checkpoint["epoch"]) + 1 if int(checkpoint.get("global_step", 0)) > 0 else 0
+
+
+def interrupt(
+    args: list[str], run_dir: Path, after_epochs: int, signum: int = signal.SIGTERM, timeout: float = 240
+) -> subprocess.CompletedProcess:
+    """Start `python train.py ARGS` as a real process, wait until `run_dir` has completed `after_epochs` epochs,
+    then send it `signum`; its exit code and output. The run must be long enough to still be training then:
+    one that ends first fails here with that reason, instead of letting the signal miss."""
+    import tempfile
+    import time
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), *args],
+            cwd=ROOT,
+            stdout=out,  # files, not pipes: a full pipe would stall the run while it is waited for
+            stderr=err,
+            text=True,
+            # A background job of a shell ignores SIGINT, and its children inherit that: give Ctrl-C back.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        deadline = time.monotonic() + timeout
+        try:
+            while epochs_done(run_dir) < after_epochs:
+                if process.poll() is not None:
+                    err.seek(0)
+                    raise AssertionError(
+                        f"the run ended (exit {process.returncode}) before {after_epochs} epoch(s): give it more "
+                        f"epochs\n{err.read()[-2000:]}"
+                    )
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no {after_epochs} epoch(s) in {run_dir} after {timeout} s")
+                time.sleep(0.02)
+            process.send_signal(signum)
+            process.wait(timeout=timeout)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(process.args, process.returncode, out.read(), err.read())
 
 
 def error_lines(stderr: str) -> list[str]:

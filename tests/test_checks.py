@@ -10,12 +10,21 @@ from helpers import CONF, ROOT, TINY, compose_config, error_lines, run_script
 
 from betaae.config.checks import validate_train
 
-GROUPS = ["data", "model", "trainer", "callbacks", "logger", "paths", "hydra", "experiment", "debug", "hparams_search"]
-OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONF / g).glob("*.yaml")) if f.stem != "default" or g != "data"]
+# Every config group on disk: train.py's, invert.py's `method`, and Hydra's own (help pages, launchers).
+INVERT_GROUPS = ["method", "hydra/help"]
+GROUPS = sorted(str(d.relative_to(CONF)) for d in CONF.rglob("*") if d.is_dir() and any(d.glob("*.yaml")))
+TRAIN_GROUPS = [g for g in GROUPS if g not in INVERT_GROUPS]
+# data/default.yaml is the shared base every family's file extends, not a choice of its own.
+OPTIONS = [
+    (g, f.stem) for g in TRAIN_GROUPS for f in sorted((CONF / g).glob("*.yaml")) if (g, f.stem) != ("data", "default")
+]
 
 
-def test_every_config_group_has_at_least_one_option():
-    assert {g for g, _ in OPTIONS} == set(GROUPS)
+def test_the_groups_tested_are_the_folders_of_conf():
+    named = {"data", "model", "optimizer", "scheduler", "trainer", "callbacks", "logger", "paths", "hydra"}
+    named |= {"experiment", "debug", "hparams_search", "hydra/launcher", *INVERT_GROUPS}
+    assert set(GROUPS) == named, set(GROUPS) ^ named
+    assert {g for g, _ in OPTIONS} == set(TRAIN_GROUPS)
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
@@ -24,14 +33,26 @@ def test_every_config_group_option_composes_and_validates(group, option, tmp_pat
         pytest.skip("hydra-optuna-sweeper is not installed (pip install -e '.[optuna]')")
     cfg = compose_config("train", [f"{group}={option}"], tmp_path)
     validate_train(cfg)  # the GPU's presence is checked later, once torch is loaded
+    if group in ("model", "optimizer", "scheduler"):  # their classes' own rules and signatures too
+        from betaae.config.checks import check_classes
+
+        check_classes(cfg)
 
 
 @pytest.mark.parametrize("method", [f.stem for f in sorted((CONF / "method").glob("*.yaml"))])
+# The Python API (no Hydra) takes a method's defaults from its signature and invert.py from its config file:
+# this test holds the two equal.
 def test_every_inversion_method_config_composes_with_its_own_options(method):
+    import inspect
+
     from betaae.config.invert import validate_invert
+    from betaae.inversion.methods import METHODS
 
     cfg = compose_config("invert", [f"method={method}", "ckpt_path=x"])
     assert set(validate_invert(cfg)) == set(cfg.method) - {"name"}
+    signature = inspect.signature(METHODS.get(cfg.method.name))
+    defaults = {k: p.default for k, p in signature.parameters.items() if p.default is not inspect.Parameter.empty}
+    assert defaults == {k: v for k, v in cfg.method.items() if k != "name"}  # the Python API's defaults
 
 
 def test_callbacks_compose_one_file_each_and_can_be_dropped_or_added(tmp_path):

@@ -3,14 +3,12 @@ shell is: each is taken from the real output and run through a real bash."""
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, TINY, run_subprocess
+from helpers import ROOT, TINY, interrupt, run_subprocess
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
@@ -63,19 +61,9 @@ def test_the_invert_and_resume_commands_a_run_prints_work_when_pasted(name, tmp_
 @pytest.mark.slow  # an interrupted subprocess run, then its resume: about 15 s
 def test_the_resume_command_of_an_interrupted_run_works_when_pasted(tmp_path):
     run = tmp_path / "odd, dir=1" / "run"
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *SMALL, "trainer.max_epochs=40", override("hydra.run.dir", run)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline and not (run / "checkpoints" / "best.ckpt").is_file():  # after epoch 0
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 143, err
+    stopped = interrupt([*SMALL, "trainer.max_epochs=40", override("hydra.run.dir", run)], run, after_epochs=1)
+    err = stopped.stderr
+    assert stopped.returncode == 143, err
     resumed = paste(printed(err, "error:").split("resume with: ", 1)[1], ROOT)  # where the run was started
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert '"epochs": 40' in (run / "metrics.json").read_text()

@@ -90,3 +90,88 @@ def test_every_relative_link_and_image_resolves(page):
 
 def test_the_readme_is_a_short_read():
     assert len((ROOT / "README.md").read_bytes()) <= 15_000
+
+
+# What the docs, docstrings, comments and the Makefile name: betaae's modules and functions, source files and
+# README sections. Each must exist, so that a rename or a move fails here instead of misleading a reader.
+SOURCES = [*PAGES, ROOT / "Makefile", *sorted((ROOT / "src").rglob("*.py")), *sorted(CONF.rglob("*.yaml"))]
+PACKAGE = ROOT / "src" / "betaae"
+GROUPS = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()} | {"plots"}
+
+
+def resolves(dotted: str) -> bool:
+    """Whether `betaae.a.b.c` is a module, or an attribute (of an attribute) of one."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(found, name):
+                return False
+            found = getattr(found, name)
+        return True
+    return False
+
+
+def named_in(text: str) -> set[str]:
+    """Dotted names of betaae's code in a text: `betaae.x.y`, or `x.y` whose first part is a subpackage."""
+    names = set(re.findall(r"\bbetaae(?:\.[A-Za-z_]\w*)+", text))
+    for match in re.findall(r"`([a-z_]+(?:\.[A-Za-z_]\w*)+)`", text):
+        if match.split(".")[0] in GROUPS:
+            names.add(f"betaae.{match}")
+    files = ("json", "csv", "png", "yaml", "py", "md", "ckpt", "txt", "log", "npy")  # file names, not code
+    return {n.rstrip(".") for n in names if n.rsplit(".", 1)[-1] not in files}
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(ROOT)) for p in SOURCES])
+def test_every_module_and_function_named_exists(source):
+    text = source.read_text()
+    from betaae.core.registry import LEGACY_MODULES
+
+    legacy = tuple(LEGACY_MODULES) if "release 0.3" in text.lower() else ()  # where the old paths are the subject
+    missing = sorted(
+        n
+        for n in named_in(text)
+        if not resolves(n) and not n.startswith("betaae.extensions") and not n.startswith(legacy)
+    )
+    assert not missing, f"{source.relative_to(ROOT)} names {missing}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[str(p.relative_to(ROOT)) for p in SOURCES])
+def test_every_source_file_and_readme_section_named_exists(source):
+    text = source.read_text()
+    folders = "|".join(["src/betaae", "tests", "benchmarks", *sorted(GROUPS)])
+    for path in re.findall(rf"(?<![\w/.])((?:{folders})/[\w/]*\w\.py)\b", text):
+        candidates = [ROOT / path, PACKAGE / path, ROOT / "tests" / path]
+        assert any(c.exists() for c in candidates), f"{source.relative_to(ROOT)} names {path}"
+    headings = re.findall(r"^#+ (.+)$", (ROOT / "README.md").read_text(), re.M)
+    for section in re.findall(r'README (?:section )?"([^"]+)"', text):
+        assert section in headings, f"{source.relative_to(ROOT)} names README section {section!r}"
+
+
+def makefile_recipes() -> dict[str, str]:
+    """Each Makefile target and its recipe's text."""
+    recipes: dict[str, str] = {}
+    current = None
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        match = re.match(r"^([a-z][\w-]*):", line)
+        if match:
+            current = match.group(1)
+            recipes[current] = ""
+        elif current and line.startswith("\t"):
+            recipes[current] += line + "\n"
+    return recipes
+
+
+def test_every_make_target_the_readme_names_exists_and_writes_where_it_says():
+    readme = (ROOT / "README.md").read_text()
+    recipes = makefile_recipes()
+    named = set(re.findall(r"\bmake ([a-z][\w-]*)", readme))
+    assert named and named <= set(recipes), named - set(recipes)
+    for target, written in re.findall(r"make ([a-z][\w-]*)\s+#[^\n]*?writes ([\w./-]+)", readme):
+        assert written in recipes[target], f"make {target} does not write {written}"
+    assert "make test" in (ROOT / ".ci" / "run").read_text()

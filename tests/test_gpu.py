@@ -3,14 +3,12 @@ DDP on one GPU, the benchmark, and data that stays on the device. Skipped where 
 `make gpu-check` runs these and the GPU benchmark."""
 
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
-from helpers import ROOT, TINY, quiet_trainer, run_subprocess
+from helpers import ROOT, TINY, interrupt, quiet_trainer, run_subprocess
 
 from betaae.learner.datamodule import CurveDataModule
 from betaae.learner.module import Learner
@@ -41,19 +39,8 @@ def test_an_interrupted_gpu_run_resumes_on_the_gpu(tmp_path):
         "callbacks.latent_images.every_n_epochs=0",
         f"hydra.run.dir={tmp_path}",
     ]
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 120
-    while not (tmp_path / "checkpoints" / "best.ckpt").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 143, stderr[-2000:]
+    stopped = interrupt(args, tmp_path, after_epochs=1)
+    assert stopped.returncode == 143, stopped.stderr[-2000:]
     resumed = run_subprocess("train.py", [f"resume={tmp_path}"])
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert json.loads((tmp_path / "metrics.json").read_text())["epochs"] == 4

@@ -37,7 +37,9 @@ def test_a_release_0_3_checkpoint_loads_and_inverts(old_run):
 
 
 def test_invert_py_reads_a_release_0_3_run(old_run, tmp_path):
-    done = run_subprocess("invert.py", [f"ckpt_path={old_run}", "alpha=2", "beta=4", f"hydra.run.dir={tmp_path / 'inv'}"])
+    done = run_subprocess(
+        "invert.py", [f"ckpt_path={old_run}", "alpha=2", "beta=4", f"hydra.run.dir={tmp_path / 'inv'}"]
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "inv" / "inversion.json").is_file()
 

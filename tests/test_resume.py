@@ -5,10 +5,9 @@ import csv
 import json
 import subprocess
 import sys
-import time
 
 import pytest
-from helpers import ROOT, TINY, error_lines, run_script, run_subprocess, tree
+from helpers import TINY, error_lines, interrupt, run_script, run_subprocess, tree
 
 SMALL = [*TINY, "callbacks.latent_images.every_n_epochs=0"]
 
@@ -148,21 +147,8 @@ def test_the_csv_logger_keeps_every_epoch_across_a_resume(tmp_path, capsys):
 @pytest.mark.slow  # an interrupted subprocess resume, then a resume: about 10 s
 def test_the_epoch_target_of_an_interrupted_resume_is_kept_by_a_plain_resume(finished_run, capsys):
     """Resume to 30 epochs, interrupted a few epochs in; `resume=RUN` alone then trains on to 30, not to 2."""
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), f"resume={finished_run}", "trainer.max_epochs=30"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    last = finished_run / "checkpoints" / "last.ckpt"
-    seen, deadline = {last.stat().st_mtime_ns}, time.time() + 120
-    while time.time() < deadline and len(seen) < 3:  # last.ckpt rewritten at the end of two more epochs
-        seen.add(last.stat().st_mtime_ns)
-        time.sleep(0.02)
-    process.terminate()
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 143, err
+    stopped = interrupt([f"resume={finished_run}", "trainer.max_epochs=30"], finished_run, after_epochs=4)
+    assert stopped.returncode == 143, stopped.stderr  # two epochs into the resume
     history = finished_run / "history.csv"
     code, _, err = run_script("train.py", [f"resume={finished_run}"], capsys)
     assert code == 0, err

@@ -7,12 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import ROOT, TINY, error_lines, events, run_script, run_subprocess, tree
+from helpers import ROOT, TINY, error_lines, events, interrupt, run_script, run_subprocess, tree
 
 from betaae.core.files import atomic_write_bytes
 from betaae.learner.plugins import AtomicCheckpointIO
@@ -235,21 +234,9 @@ RESUMABLE = [*QUIET, "data.num_train=2000", "data.batch_size=8", "optimizer.lr=1
 def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, signum, exit_code):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     assert run_subprocess("train.py", [*RESUMABLE, f"hydra.run.dir={whole}"]).returncode == 0
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *RESUMABLE, f"hydra.run.dir={parts}"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        # A background job of a shell ignores SIGINT, and its children inherit that: give Ctrl-C back.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    deadline = time.time() + 120
-    while not (parts / "checkpoints" / "best.ckpt").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signum)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == exit_code, stderr[-2000:]
+    stopped = interrupt([*RESUMABLE, f"hydra.run.dir={parts}"], parts, after_epochs=1, signum=signum)
+    stderr = stopped.stderr
+    assert stopped.returncode == exit_code, stderr[-2000:]
     (line,) = error_lines(stderr)
     assert "training interrupted" in line and f"resume with: python train.py resume={parts}" in line
     assert torch.load(parts / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] < 11

@@ -3,13 +3,11 @@ the real entry points."""
 
 import csv
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from helpers import ROOT, TINY, error_lines, run_script, run_subprocess
+from helpers import ROOT, TINY, error_lines, interrupt, run_script, run_subprocess
 
 SMALL = [*TINY, "callbacks.latent_images.every_n_epochs=0"]
 
@@ -77,19 +75,10 @@ def test_a_sweep_stopped_by_sigterm_continues_where_it_stopped(tmp_path):
         "hydra/launcher=basic",
         f"hydra.sweep.dir={sweep}",
     ]
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 240
-    while time.time() < deadline and not (sweep / "latent_dims=2" / "checkpoints" / "best.ckpt").is_file():
-        time.sleep(0.05)  # the first job finished, the second has trained an epoch
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 143, err[-2000:]
+    # the first job finished, the second has trained an epoch
+    stopped = interrupt(args, sweep / "latent_dims=2", after_epochs=1)
+    err = stopped.stderr
+    assert stopped.returncode == 143, err[-2000:]
     (line,) = error_lines(err)
     assert line.startswith("error: sweep stopped by SIGTERM: 1 job(s) finished, 1 interrupted"), line
     first = (sweep / "latent_dims=1" / "metrics.json").read_bytes()

@@ -113,7 +113,7 @@ def main(cfg: DictConfig) -> float:
     observed = targets.pop("observed", None)
     if targets.get("params") is not None:
         warn_out_of_range(targets["params"], model, "their parameters")
-    job.began_training()  # from here on, what is written is worth keeping
+    job.mark_worth_keeping()  # from here on, what is written is worth keeping
     result = invert(
         model,
         **(targets if observed is None else {"curves": observed}),

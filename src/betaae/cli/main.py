@@ -99,7 +99,7 @@ def task(fn: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
 
     @functools.wraps(fn)
     def wrapped(cfg: DictConfig) -> Any:
-        if rundirs.is_ddp_child() or sweep_record.in_worker():
+        if job.is_ddp_child() or sweep_record.in_worker():
             signals.stop_when_orphaned()
         try:
             return fn(cfg)
@@ -156,7 +156,7 @@ def _fail(cfg: DictConfig, error: Exception) -> None:
     message = one_line(error) if ours else f"{type(error).__name__}: {one_line(error)}"
     out = job.current_run()
     if out is not None and not cfg.get("resume"):
-        if job.in_multirun() or job.training_began():
+        if job.in_multirun() or job.worth_keeping():
             # The disk that failed the run may refuse this too; the message still reaches the console.
             with contextlib.suppress(ResourceError):
                 detail = message if ours else traceback.format_exc()
@@ -181,7 +181,7 @@ def _stopped(stop: BaseException) -> BetaaeError:
     out = job.current_run()
     if out is None:
         return InterruptedRun(f"interrupted by {what}; nothing was written", code)
-    if not job.training_began():
+    if not job.worth_keeping():
         rundirs.remove_created(out)
         return InterruptedRun(f"interrupted by {what} before training began; nothing was kept", code)
     if job.kind() == "invert":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from omegaconf import ListConfig
 
 
@@ -36,8 +38,14 @@ def choices() -> dict | None:
     return OmegaConf.to_container(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else None
 
 
-# The run this process is working on, so that an error or an interruption can say what was kept.
+# Process-wide: the run this process is working on, so that an error or an interruption can say what was kept
+# (one per process: a Hydra job runs in its own process, or one after another in a sweep's). reset() clears it.
 _current: dict = {"out": None, "kind": None, "training": False}
+
+
+def reset() -> None:
+    """Forget the run (tests that run several jobs in one process call it between them)."""
+    _current.update(out=None, kind=None, training=False)
 
 
 def set_run(out, kind: str) -> None:
@@ -47,8 +55,8 @@ def set_run(out, kind: str) -> None:
     _current.update(out=Path(out), kind=kind, training=False)
 
 
-def began_training() -> None:
-    """From here on the run has something worth keeping (a checkpoint), even if it fails."""
+def mark_worth_keeping() -> None:
+    """From here on the run has something worth keeping (a checkpoint, an inversion's files), even if it fails."""
     _current["training"] = True
 
 
@@ -60,5 +68,10 @@ def kind() -> str | None:
     return _current["kind"]
 
 
-def training_began() -> bool:
+def worth_keeping() -> bool:
     return bool(_current["training"])
+
+
+def is_ddp_child() -> bool:
+    """Whether this process is a DDP rank that Lightning started for a run whose rank 0 owns the directory."""
+    return os.environ.get("LOCAL_RANK", "0") not in ("", "0") or os.environ.get("NODE_RANK", "0") not in ("", "0")

@@ -102,6 +102,7 @@ def import_extensions(modules: Iterable[str], option: str = "extensions") -> Non
             raise ConfigError(f"{option}: cannot import {module!r} ({err}); is its folder on PYTHONPATH?") from None
 
 
+# Process-wide: entry points are imported once per process (importing them again would change nothing).
 _entry_points_loaded = False
 
 

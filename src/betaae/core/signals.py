@@ -19,6 +19,7 @@ class Terminated(BaseException):
     """SIGTERM arrived outside training."""
 
 
+# Process-wide: whether Lightning handles SIGTERM right now (inside `lightning_stops`); the block resets it.
 _fitting = False
 
 

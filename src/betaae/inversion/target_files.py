@@ -1,7 +1,9 @@
 """Reading what invert.py is asked to invert: target files, x-values and samples, each refused in one line
 when it cannot be read.
 
-- A .npy file holds a 2-D table (or one row); a .csv file may start with a header line naming its columns.
+- A .npy file holds a 2-D table (or one row); a .csv file (comma-, semicolon- or tab-separated, quoted
+  cells and a byte-order mark allowed) may start with a header line naming its columns: a first line that
+  holds anything but numbers. Every other line is a row of numbers, or is refused by its line number.
 - A CSV whose header names an `x` column is read by columns: `x` holds the x-values, every other column
   one target observed at them (an empty cell or `nan` is a missing point).
 - Otherwise each row is a target: log-pdf values (on the checkpoint's grid, or at the x-values given with
@@ -32,12 +34,65 @@ def _checked_path(path: Path, option: str) -> Path:
     return path
 
 
-def _is_numeric_row(line: str) -> bool:
+MISSING = ("", "nan", "NaN", "NAN", "na", "NA")  # an empty cell or nan: a missing point
+
+
+def _number(field: str) -> float | None:
+    """A CSV cell as a number (NaN for a missing point), or None if it is not one."""
+    field = field.strip().strip("\ufeff")
+    if field in MISSING:
+        return float("nan")
     try:
-        [float(field) if field.strip() else 0.0 for field in line.split(",")]
+        return float(field)
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def _csv_rows(path: Path, option: str) -> tuple[list[list[str]], str]:
+    """The non-blank rows of a CSV file as cells, read by a real CSV reader (quoting, a byte-order mark as
+    Excel writes it), with its delimiter: a comma, or a semicolon or tab where the file uses one instead."""
+    import csv
+
+    text = path.read_text(encoding="utf-8-sig")
+    sample = "\n".join(text.splitlines()[:20])
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        delimiter = ","
+    rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter) if any(cell.strip() for cell in row)]
+    if not rows:
+        raise TargetError(f"{option}={path}: the file is empty")
+    return rows, delimiter
+
+
+def _read_csv(path: Path, option: str) -> tuple[np.ndarray, list[str] | None]:
+    """A CSV table: a first row that holds anything but numbers is its header; every other row must be numbers
+    (or missing points), all of one length, or it is refused by its number: no row is ever dropped."""
+    rows, _ = _csv_rows(path, option)
+    header = None
+    if any(_number(cell) is None for cell in rows[0]):
+        header = [cell.strip().strip("\ufeff") for cell in rows[0]]
+        rows = rows[1:]
+    if not rows:
+        raise TargetError(f"{option}={path}: the file has a header but no rows")
+    width = len(header) if header is not None else len(rows[0])
+    offset = 2 if header is not None else 1  # the file's own line numbers, counted from 1
+    values = []
+    for number, row in enumerate(rows):
+        if len(row) != width:
+            what = "the header names" if header is not None else "row 1 has"
+            raise TargetError(
+                f"{option}={path}: row {number + offset} has {len(row)} cells, {what} {width} "
+                "(a comma inside a quoted cell, or a missing one?)"
+            )
+        parsed = [_number(cell) for cell in row]
+        bad = next((i for i, value in enumerate(parsed) if value is None), None)
+        if bad is not None:
+            raise TargetError(
+                f"{option}={path}: row {number + offset}, column {bad + 1}: {row[bad].strip()!r} is not a number"
+            )
+        values.append(parsed)
+    return np.array(values, dtype=np.float64), header
 
 
 def read_table(path: Path, option: str = "targets") -> tuple[np.ndarray, list[str] | None]:
@@ -48,15 +103,7 @@ def read_table(path: Path, option: str = "targets") -> tuple[np.ndarray, list[st
         if path.suffix == ".npy":
             table = np.load(path, allow_pickle=False)
         else:
-            lines = [line for line in path.read_text().splitlines() if line.strip()]
-            if not lines:
-                raise TargetError(f"{option}={path}: the file is empty")
-            if not _is_numeric_row(lines[0]):  # a header line names the columns
-                header = [name.strip() for name in lines[0].split(",")]
-                lines = lines[1:]
-            if not lines:
-                raise TargetError(f"{option}={path}: the file has a header but no rows")
-            table = np.genfromtxt(io.StringIO("\n".join(lines)), delimiter=",", ndmin=2, filling_values=np.nan)
+            table, header = _read_csv(path, option)
     except (ValueError, OSError, UnicodeDecodeError) as err:
         raise TargetError(f"{option}={path}: cannot be read: {str(err).splitlines()[0]}") from err
     if np.iscomplexobj(table):

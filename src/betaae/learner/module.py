@@ -27,7 +27,7 @@ class Learner(L.LightningModule):
     """Trains the model described by `model` ({"_target_": import path, **options}) on `data`'s curves.
 
     Every hyperparameter is a plain value, so a checkpoint loads with torch.load(weights_only=True) and
-    rebuilds the model, its grid and its data family on its own (betaae.models.checkpoints.load_model).
+    rebuilds the model, its grid and its data family on its own (betaae.models.checkpoints.rebuild).
     """
 
     def __init__(

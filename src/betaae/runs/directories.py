@@ -24,11 +24,14 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from betaae.core.errors import ResourceError, ResumeError
+from betaae.core.job import is_ddp_child
 
 # The longest path a run writes below its own directory, with room to spare: a temporary checkpoint file
 # (checkpoints/.last.ckpt.<random>.tmp) or a TensorBoard event file (events.out.tfevents.<time>.<host>...).
 LONGEST_INSIDE = 160
 LOCK = ".lock"
+# Process-wide, since Hydra's resolvers and callbacks (which make and enter the directories) and the entry point
+# (which removes a refused run's) share nothing else; reset() clears all three.
 # Run directories this process created (or is about to), each with the topmost parent it had to create, or
 # with None for a directory that existed, empty, before this process wrote into it.
 _created: list[tuple[Path, Path | None]] = []
@@ -189,6 +192,7 @@ class RunLock:
             self.fd = -1
 
 
+# The locks this process holds, by directory; the kernel drops them with the process.
 _held: dict[Path, RunLock] = {}
 
 
@@ -244,13 +248,15 @@ def release_locks() -> None:
     _held.clear()
 
 
-def is_ddp_child() -> bool:
-    """Whether this process is a DDP rank that Lightning started for a run whose rank 0 owns the directory."""
-    return os.environ.get("LOCAL_RANK", "0") not in ("", "0") or os.environ.get("NODE_RANK", "0") not in ("", "0")
-
-
 # Whether each run directory already held files before Hydra made or entered it (single runs only).
 _occupied: dict[Path, bool] = {}
+
+
+def reset() -> None:
+    """Release this process's locks and forget the directories it made (between tests in one process)."""
+    release_locks()
+    _created.clear()
+    _occupied.clear()
 
 
 def occupied(path: str | os.PathLike) -> bool:

@@ -26,8 +26,9 @@ from betaae.config.checks import require
 from betaae.config.moved import MOVED
 from betaae.core.constraints import integer
 from betaae.core.errors import CheckpointError, ResumeError
+from betaae.core.job import is_ddp_child
 from betaae.core.registry import KNOWN_MODULES, current_path, untrusted
-from betaae.runs.directories import check_run_dir, holder, is_ddp_child, lock_run, unique_dir
+from betaae.runs.directories import check_run_dir, holder, lock_run, unique_dir
 
 # Overrides a resume accepts: how long and where it trains, not what it trains.
 RESUMABLE = (

@@ -139,7 +139,7 @@ def first_settings() -> list[str]:
 def record_start(run: Run) -> None:
     """What rank 0 writes before training: the config (or this resume's record), the HPARAMS settings, and
     the line about the model."""
-    job.began_training()
+    job.mark_worth_keeping()
     if not run.trainer.is_global_zero:
         return
     if run.resume is None:

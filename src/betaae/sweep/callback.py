@@ -49,6 +49,13 @@ log = logging.getLogger("betaae")
 _active: dict[str, Any] = {}
 
 
+def reset() -> None:
+    """Forget the sweep this process ran, and the settings read from sweep records (between sweeps in one
+    process)."""
+    _active.clear()
+    swept_settings.cache_clear()
+
+
 def interrupted(error: BetaaeError) -> str:
     """The one line for a sweep stopped by Ctrl-C or SIGTERM (summary written), or the error's own line."""
     if not _active:

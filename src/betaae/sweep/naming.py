@@ -40,6 +40,11 @@ def job_overrides(job_dir: Path) -> list[str] | None:
 _continued: set[Path] = set()
 
 
+def reset() -> None:
+    """Forget the continued jobs (between sweeps run in one process)."""
+    _continued.clear()
+
+
 def job_dirname(sweep_dir: str, num: int, overrides: list[str]) -> str:
     """A job's directory name: its values of the swept settings, unique inside the sweep. When a sweep is
     continued, a job gets back the directory its earlier attempt had (same number, same overrides)."""
