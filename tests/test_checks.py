@@ -108,6 +108,19 @@ BAD_TRAIN_INPUTS = [
     ("scheduler.gamma=1.5", "scheduler.gamma=1.5 is not allowed: must be a number in (0, 1]"),
     ("optimizer.weight_decay=-1", "optimizer.weight_decay=-1 is not allowed: must be a finite number >= 0"),
     ("+model.bogus=1", "unknown option model.bogus; known options of AutoEncoder:"),
+    (
+        "optimizer._target_=torch.optim.LBFGS",
+        "optimizer._target_=torch.optim.LBFGS: its step() needs closure at every step",
+    ),
+    ("optimizer._target_=torch.nn.Linear", "optimizer._target_=torch.nn.Linear: not a torch.optim.Optimizer subclass"),
+    (
+        "scheduler._target_=torch.optim.lr_scheduler.StepLR ~scheduler.gamma",
+        "scheduler._target_=torch.optim.lr_scheduler.StepLR: requires step_size; give +scheduler.step_size=...",
+    ),
+    (
+        "scheduler._target_=torch.optim.lr_scheduler.ReduceLROnPlateau ~scheduler.gamma",
+        "scheduler._target_=torch.optim.lr_scheduler.ReduceLROnPlateau: its step() needs metrics at every step",
+    ),
     ("data.batch_size=0", "data.batch_size=0 is not allowed: must be an integer >= 1"),
     ("data.num_points=1", "data.num_points=1 is not allowed: must be an integer >= 2"),
     ("data.grid_low=0", "data.grid_low=0 is not allowed: must lie inside the beta support (0, 1)"),

@@ -14,7 +14,8 @@ import numpy as np
 from omegaconf import DictConfig
 
 from betaae.config.checks import plain
-from betaae.config.invert import SHORTCUTS, check_params, given_params, validate_invert
+from betaae.config.invert import SHORTCUTS, check_added_keys, check_params, given_params, validate_invert
+from betaae.core import job
 from betaae.core.errors import ConfigError, TargetError
 from betaae.core.registry import import_extensions
 from betaae.inversion.target_files import read_samples, read_targets, read_x
@@ -40,11 +41,16 @@ def read_inputs(cfg: DictConfig) -> dict[str, Any]:
 def targets_for(cfg: DictConfig, model, inputs: dict[str, Any]) -> dict[str, Any]:
     """api.invert's target arguments, now that the checkpoint's family and grid are known."""
     family, names = model.family, model.family.param_names
+    check_added_keys(job.task_overrides(), names, family.name)
     given = given_params(cfg, names, family.name)
     if given is not None and (inputs.get("rows") is not None or inputs.get("samples") is not None):
         raise ConfigError("give either targets=FILE (or samples=FILE) or one target (params=, or by name), not both")
     if inputs.get("samples") is not None:
-        return {"samples": inputs["samples"], "source": str(cfg.samples)}
+        from betaae.inversion.observations import sampled  # torch is loaded by now
+
+        # Checked here, before anything is written, with the name the user gave them.
+        draws = sampled(inputs["samples"], model.grid, family.support, f"samples={cfg.samples}")
+        return {"samples": draws, "source": str(cfg.samples)}
     if given is not None:
         check_params(given[0], family, "")
         return {"params": given[0], "source": "parameters"}

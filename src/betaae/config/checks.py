@@ -279,10 +279,60 @@ def check_classes(cfg: DictConfig) -> None:
             cls = import_path(str(target))
         except (ImportError, AttributeError) as err:
             raise ConfigError(f"{section}._target_={target}: cannot import it ({err})") from None
+        check_trainable_class(section, str(target), cls, [k for k in node if k != "_target_"])
         allowed = signature_keys(cls)
         if allowed is not None:
             known = allowed - {"params", "optimizer"}
             require_known_keys(f"{section}.", [k for k in node if k != "_target_"], known, f"of {target}")
+
+
+# What betaae's training loop gives an optimizer and a schedule: the parameters (or the optimizer) when it is
+# built, and nothing at each step.
+GIVEN = {"optimizer": {"params"}, "scheduler": {"optimizer"}}
+BASES = {"optimizer": "torch.optim.Optimizer", "scheduler": "torch.optim.lr_scheduler.LRScheduler"}
+
+
+def check_trainable_class(section: str, target: str, cls: Any, keys: list[str]) -> None:
+    """An optimizer or a schedule the loop can build and step: a class of the right kind, every argument it
+    requires given, and a `step()` that needs nothing (no closure, as LBFGS wants; no metric, as
+    ReduceLROnPlateau wants). Refused before anything is built, in one line."""
+    import torch
+
+    base = torch.optim.Optimizer if section == "optimizer" else torch.optim.lr_scheduler.LRScheduler
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ConfigError(f"{section}._target_={target}: not a {BASES[section]} subclass")
+    parameters = inspect.signature(cls.__init__).parameters
+    required = [
+        name
+        for name, p in parameters.items()
+        if name != "self"
+        and p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        and name not in GIVEN[section]
+        and name not in keys
+    ]
+    if required:
+        shown = ", ".join(f"+{section}.{name}=..." for name in required)
+        raise ConfigError(f"{section}._target_={target}: requires {', '.join(required)}; give {shown}")
+    step = [
+        name
+        for name, p in inspect.signature(cls.step).parameters.items()
+        if name != "self"
+        and p.default is inspect.Parameter.empty
+        and p.kind is not inspect.Parameter.VAR_KEYWORD
+        and p.kind is not inspect.Parameter.VAR_POSITIONAL
+    ]
+    if step:
+        raise ConfigError(
+            f"{section}._target_={target}: its step() needs {', '.join(step)} at every step, which betaae's "
+            f"training loop does not give; use one that steps on its own (e.g. {_EXAMPLES[section]})"
+        )
+
+
+_EXAMPLES = {
+    "optimizer": "torch.optim.Adam, torch.optim.AdamW or torch.optim.SGD",
+    "scheduler": "torch.optim.lr_scheduler.ExponentialLR, StepLR or CosineAnnealingLR",
+}
 
 
 def check_accelerator(accelerator, devices) -> None:

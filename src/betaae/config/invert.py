@@ -7,8 +7,9 @@ import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from betaae.config.checks import check_options, plain, require
-from betaae.core.constraints import one_of, positive
+from betaae.core.constraints import one_of
 from betaae.core.errors import ConfigError, TargetError
+from betaae.inversion.options import INITS, METHOD_OPTIONS, NOISE_SD
 
 KINDS = ("auto", "curves", "params")
 
@@ -17,8 +18,6 @@ SHORTCUTS = ("alpha", "beta")  # declared in conf/invert.yaml; any family's name
 
 def validate_invert(cfg: DictConfig) -> dict:
     """Every option of invert.py that needs no checkpoint; returns the chosen method's own options."""
-    from betaae.inversion.methods import INITS, METHODS
-
     if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
         raise ConfigError(
             "ckpt_path is required: a checkpoint file or a run directory (python invert.py ckpt_path=...)"
@@ -26,12 +25,16 @@ def validate_invert(cfg: DictConfig) -> dict:
     require("init", cfg.init, one_of(INITS))
     require("targets_kind", cfg.targets_kind, one_of(KINDS))
     if cfg.get("noise_sd") is not None:
-        require("noise_sd", cfg.noise_sd, positive)
+        require("noise_sd", cfg.noise_sd, NOISE_SD)
     method = plain(cfg.method)
     name = method.get("name")
-    fn = METHODS.get(name, "method.name")  # a registered name, or the import path of your own method
     options = {k: v for k, v in method.items() if k != "name"}
-    check_options("method.", options, fn.options, f"of method {name}")
+    rules = METHOD_OPTIONS.get(name) if isinstance(name, str) else None
+    if rules is None:  # not a built-in: a registered name or the import path of your own (imports torch)
+        from betaae.inversion.methods import METHODS
+
+        rules = METHODS.get(name, "method.name").options
+    check_options("method.", options, rules, f"of method {name}")
     return options
 
 
@@ -78,3 +81,17 @@ def check_params(params: np.ndarray, family, source: str) -> None:
             if not parameter.constraint.check(float(value)):
                 where = f" (row {row})" if params.shape[0] > 1 else ""
                 raise TargetError(f"{source}{parameter.name}={value:g}{where} is not allowed: {parameter.constraint}")
+
+
+def check_added_keys(overrides: list[str], names: tuple[str, ...], family: str) -> None:
+    """A key added on the command line (`+name=value`) is one of the family's parameters, or it is refused:
+    invert.py has no other use for it, and a silently ignored option would look like one that worked."""
+    for text in overrides:
+        if not text.startswith("+"):
+            continue
+        key = text.lstrip("+").split("=", 1)[0]
+        if key not in names:
+            raise ConfigError(
+                f"unknown option {key}: invert.py has no such option (python invert.py --help lists them), and "
+                f"the {family} family's parameters are {', '.join(names)}"
+            )

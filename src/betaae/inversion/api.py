@@ -24,6 +24,7 @@ from betaae.core.errors import TargetError
 from betaae.families import Family
 from betaae.inversion.methods import find_codes, fit_family
 from betaae.inversion.observations import Observations, Samples, observe, sampled
+from betaae.inversion.options import NOISE_SD
 from betaae.inversion.uncertainty import LEVELS, ParameterUncertainty, code_covariance, intervals, parameter_uncertainty
 from betaae.inversion.verdicts import Reference, compute_reference, judge_fit, judge_parameters, smooth_misfit
 from betaae.models.checkpoints import Checkpointed, rebuild
@@ -245,8 +246,11 @@ def invert(
     given = sum(v is not None for v in (curves, params, samples))
     if given != 1:
         raise TargetError("give exactly one of curves=, params= or samples=")
-    if noise_sd is not None and not (isinstance(noise_sd, (int, float)) and math.isfinite(noise_sd) and noise_sd > 0):
-        raise TargetError(f"noise_sd={noise_sd} is not allowed: must be a finite number > 0")
+    if noise_sd is not None:
+        value = float(noise_sd) if isinstance(noise_sd, (int, float, np.integer, np.floating)) else None
+        if isinstance(noise_sd, bool) or value is None or not NOISE_SD.check(value):
+            raise TargetError(f"noise_sd={noise_sd!r} is not allowed: {NOISE_SD.text}")
+        noise_sd = value
     if samples is not None:
         return _invert_samples(model, samples, fit_params)
     true_params = None

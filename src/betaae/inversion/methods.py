@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from betaae.core.constraints import Constraint, integer, positive
+from betaae.core.constraints import Constraint
 from betaae.core.registry import Registry
 from betaae.families import Family
 from betaae.inversion.observations import Observations, on_grid
+from betaae.inversion.options import METHOD_OPTIONS
 from betaae.models.base import CurveModel
 
-INITS = ("encoder", "zeros")
 MethodFn = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 METHODS: Registry[MethodFn] = Registry("method")
 
@@ -85,7 +85,7 @@ def residuals(model: CurveModel, codes: torch.Tensor, observations: Observations
         return torch.linalg.vector_norm(observations.residual(model.decode(codes)), dim=1)
 
 
-@register_method("nelder-mead", per_target=True, max_iter=integer(1), xatol=positive, fatol=positive)
+@register_method("nelder-mead", per_target=True, **METHOD_OPTIONS["nelder-mead"])
 def nelder_mead(
     model: CurveModel,
     targets: torch.Tensor,
@@ -113,7 +113,7 @@ def nelder_mead(
     return torch.tensor(np.array(codes), dtype=torch.float32), torch.tensor(evaluations)
 
 
-@register_method("adam", steps=integer(1), lr=positive)
+@register_method("adam", **METHOD_OPTIONS["adam"])
 def adam(
     model: CurveModel, targets: torch.Tensor, start: torch.Tensor, steps: int = 300, lr: float = 0.05
 ) -> tuple[torch.Tensor, torch.Tensor]:
