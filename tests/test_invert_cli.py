@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from helpers import QUIET, error_lines, run_script, run_subprocess, train_in_process
+from helpers import QUIET, ROOT, error_lines, run_script, run_subprocess, train_in_process
 
 from betaae.families import get_family
 from betaae.inversion.methods import METHODS, Inversion, find_codes
@@ -249,7 +249,7 @@ def bad_inputs(root, trained_run, gamma_run):
         ),
         "noise_sd=-1": (
             [ckpt, "alpha=2", "beta=4", "noise_sd=-1"],
-            "noise_sd=-1 is not allowed: must be a finite number > 0",
+            "noise_sd=-1 is not allowed: must be a finite number >= 1e-12",
         ),
         "negative-alpha-row": (
             [ckpt, f"targets={root / 'neg.csv'}"],
@@ -354,3 +354,28 @@ def test_a_run_directory_without_best_uses_last(trained_run, tmp_path):
     (run / "checkpoints").mkdir(parents=True)
     shutil.copy(trained_run / "checkpoints" / "last.ckpt", run / "checkpoints" / "last.ckpt")
     assert rebuild(run).path.endswith("last.ckpt")
+
+
+FIXTURE_RUN = ROOT / "tests" / "fixtures" / "release-0.3" / "run"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["alpha=2", "beta=4", "+bogus=1"], "unknown option bogus: invert.py has no such option"),
+        (["alpha=2", "beta=4", "+noise=0.05"], "unknown option noise: invert.py has no such option"),
+        (["alpha=2", "beta=4", "+latent_dims=2"], "unknown option latent_dims: invert.py has no such option"),
+        (["alpha=2", "beta=4", "noise_sd=1e-300"], "noise_sd=1e-300 is not allowed: must be a finite number >= 1e-12"),
+        (["samples=SAMPLES"], "samples=SAMPLES: target 0 has 1 draw(s) outside the family's support"),
+    ],
+)
+def test_a_refused_inversion_says_why_in_one_line_and_leaves_nothing(tmp_path, args, message):
+    samples = tmp_path / "draws.csv"
+    samples.write_text("0\n" + "\n".join(str(0.1 + 0.05 * i) for i in range(15)) + "\n")
+    args = [a.replace("SAMPLES", str(samples)) for a in args]
+    out = tmp_path / "inv"
+    done = run_subprocess("invert.py", [f"ckpt_path={FIXTURE_RUN}", *args, f"hydra.run.dir={out}"])
+    assert done.returncode == 2, done.stderr
+    (line,) = error_lines(done.stderr)
+    assert message.replace("SAMPLES", str(samples)) in line, line
+    assert not out.exists()

@@ -230,7 +230,7 @@ RESUMABLE = [*QUIET, "data.num_train=2000", "data.batch_size=8", "optimizer.lr=1
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 143)])
 def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, signum, exit_code):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     assert run_subprocess("train.py", [*RESUMABLE, f"hydra.run.dir={whole}"]).returncode == 0

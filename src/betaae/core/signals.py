@@ -29,9 +29,16 @@ def _on_sigterm(signum: int, frame) -> None:
 
 
 def install() -> None:
-    """Turn SIGTERM into Terminated in this process (the main thread's, where Python runs handlers)."""
+    """Turn SIGTERM (and SIGHUP, as a SIGTERM) into Terminated in this process (the main thread's, where Python runs handlers)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+        # A closed terminal (SIGHUP) stops a run the way SIGTERM does, with the same line and resume command,
+        # instead of killing it mid-write: the hang-up is passed on as a SIGTERM to this process.
+        signal.signal(signal.SIGHUP, _hang_up)
+
+
+def _hang_up(signum: int, frame) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 @contextlib.contextmanager
