@@ -29,7 +29,8 @@ def _on_sigterm(signum: int, frame) -> None:
 
 
 def install() -> None:
-    """Turn SIGTERM (and SIGHUP, as a SIGTERM) into Terminated in this process (the main thread's, where Python runs handlers)."""
+    """Turn SIGTERM (and SIGHUP, as a SIGTERM) into Terminated in this process (the main thread's, where
+    Python runs handlers)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
         # A closed terminal (SIGHUP) stops a run the way SIGTERM does, with the same line and resume command,
