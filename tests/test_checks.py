@@ -147,6 +147,7 @@ BAD_TRAIN_INPUTS = [
     ("data.bogus=1", "unknown option data.bogus: it is not in the config"),
     ("+data.bogus=1", "unknown option data.bogus; known options here:"),
     ("+bogus=1", "unknown option bogus; known options here:"),
+    ("~latent_dims", "~latent_dims: latent_dims cannot be removed, every run needs it"),
     ("data=nosuch", "Could not find 'data/nosuch'; Available options in 'data': beta, default, gamma"),
     ("resume=/nonexistent/run", "resume=/nonexistent/run: no such run directory"),
 ]

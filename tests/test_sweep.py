@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import TINY, events, hparams_plugin_data, run_subprocess
+from helpers import ROOT, TINY, error_lines, events, hparams_plugin_data, run_subprocess
 
 from betaae.runs.hparams import DEFINING, METRICS
 from betaae.sweep.naming import short_value
@@ -274,3 +274,37 @@ def test_the_frontier_chart_groups_seeds_chooses_on_val_and_rings_the_default(tm
     assert "<- default" in capsys.readouterr().out
     assert (tmp_path / "frontier.png").stat().st_size > 10_000
     assert pareto_front([]) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "error"),
+    [
+        ("metrics.json", '{"val/sse_per_curve_best": 1.', "its metrics.json cannot be read"),
+        ("metrics.json", "[1, 2]", "its metrics.json cannot be read"),
+        ("error.txt", "", "failed (its error.txt is empty)"),
+    ],
+)
+def test_a_sweep_summary_survives_a_damaged_job_file(tmp_path, name, text, error):
+    sweep = shutil.copytree(ROOT / "tests" / "fixtures" / "release-0.3" / "sweep", tmp_path / "sweep")
+    (sweep / "latent_dims=1" / name).write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "betaae.sweep", str(sweep)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "failed" in done.stdout
+    assert error in (sweep / "summary.csv").read_text()
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ("latent_dims=range(1,1)", "latent_dims=range(1,1): sweeps no values"),
+        ("latent_dims=2,2", "latent_dims=2,2: 2 appears more than once"),
+    ],
+)
+def test_a_sweep_of_no_jobs_or_repeated_jobs_is_refused_and_leaves_nothing(tmp_path, sweep, message):
+    done = run_subprocess("train.py", ["-m", sweep, f"hydra.sweep.dir={tmp_path / 'sw'}"])
+    assert done.returncode == 2, done.stderr
+    (line,) = error_lines(done.stderr)
+    assert message in line
+    assert not (tmp_path / "sw").exists()

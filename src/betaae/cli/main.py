@@ -84,6 +84,12 @@ def one_line(error: BaseException) -> str:
         message = (
             f"unknown option {key}: it is not in the config (check the spelling, or add a new key with +{key}=...)"
         )
+    elif message.startswith("Key '") and "is not in struct" in message:
+        key = message.split("'")[1]
+        message = (
+            f"~{key}: {key} cannot be removed, every run needs it (or it is not in the config); "
+            f"set it instead with {key}=... (python train.py --help lists the options)"
+        )
     elif "LexerNoViableAltException" in message or "mismatched input" in message or "token recognition" in message:
         message = f"{message}; {QUOTING}"
     return message

@@ -369,10 +369,23 @@ def check_sweep_keys(config: DictConfig, overrides: list[str]) -> None:
     """Refuse, before any job starts, an override of a key the config does not have (each job would fail)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    n_trials = OmegaConf.select(config, "hydra.sweeper.n_trials", default=None)
+    if n_trials is not None:
+        require("hydra.sweeper.n_trials", n_trials, integer(1))
     groups = set(config.hydra.runtime.choices)
     missing = object()
-    for parsed in OverridesParser.create().parse_overrides(overrides):
+    for parsed, text in zip(OverridesParser.create().parse_overrides(overrides), overrides):
         key = parsed.get_key_element()
+        if parsed.is_sweep_override() and parsed.is_discrete_sweep():
+            values = list(parsed.sweep_string_iterator())
+            if not values:
+                raise ConfigError(f"{text}: sweeps no values; a sweep needs at least one value per setting")
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                raise ConfigError(
+                    f"{text}: {', '.join(repeated)} appears more than once; each value runs once "
+                    "(for repeats, sweep the seed: seed=0,1,2)"
+                )
         if key.startswith(("+", "~")) or key.split("@")[0] in groups:
             continue
         if OmegaConf.select(config, key, default=missing) is missing:

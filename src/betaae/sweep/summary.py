@@ -41,11 +41,27 @@ def job_row(job_dir: Path, varying: list[str], metric: str) -> dict[str, Any]:
         **{k: values.get(k, "") for k in varying},
     }
     if row["status"] == "failed":
-        row["error"] = (job_dir / "error.txt").read_text(errors="replace").strip().splitlines()[-1:][0][:300]
+        lines = _read(job_dir / "error.txt").strip().splitlines()
+        row["error"] = lines[-1][:300] if lines else "failed (its error.txt is empty)"
     elif row["status"] == "ok":
-        row.update(json.loads((job_dir / "metrics.json").read_text()))
+        try:
+            metrics = json.loads(_read(job_dir / "metrics.json"))
+        except ValueError:
+            metrics = None
+        if isinstance(metrics, dict):
+            row.update(metrics)
+        else:  # a job's file damaged after it ended: say so in its row, and go on with the others
+            row.update(status="failed", error="its metrics.json cannot be read (truncated, or not a JSON object)")
     row.setdefault(metric, None)
     return row
+
+
+def _read(path: Path) -> str:
+    """A job's text file, or "" where it cannot be read (another user's, with no read permission)."""
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def finite(value: Any) -> bool:
