@@ -3,8 +3,11 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
 from helpers import ROOT
 
 import betaae
@@ -44,3 +47,52 @@ def test_a_model_encodes_decodes_and_inverts_curves_params_and_samples(trained_r
     draws = np.random.default_rng(0).beta(2.0, 4.0, size=500)
     result = betaae.invert(model, samples=draws)
     assert result.kind == "samples" and abs(result.params[0, 0] - 2.0) < 0.8
+
+
+API_FIXTURE = Path(__file__).parent / "fixtures" / "release-0.3" / "run"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"params": [[-1, 4]]}, "params: row 0: alpha=-1 is not allowed: must be a finite number > 0"),
+        ({"curves": [[1.0] * 100, [1.0] * 99]}, "curves: rows of unequal length"),
+        ({"curves": [["a"] * 100]}, "curves: holds <U1 values; values must be numbers"),
+        ({"curves": np.zeros((1, 100), complex)}, "curves: holds complex numbers"),
+        ({"params": [[2, 4]], "noise_sd": 0.0}, "noise_sd=0.0 is not allowed: must be a finite number >= 1e-12"),
+        ({"params": [[2, 4]], "noise_sd": True}, "noise_sd=True is not allowed"),
+    ],
+)
+def test_the_api_refuses_bad_targets_in_one_target_error(arguments, message):
+    from betaae import invert, load_model
+    from betaae.core.errors import TargetError
+
+    with pytest.raises(TargetError, match=re.escape(message)):
+        invert(load_model(API_FIXTURE), **arguments)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"params": [[2, 4]], "noise_sd": np.float32(0.1)},
+        {"params": [[2, 4]], "noise_sd": np.int64(1)},
+        {"curves": torch.zeros(1, 100, requires_grad=True)},
+        {"samples": [np.random.default_rng(0).beta(2, 4, 300), np.random.default_rng(1).beta(2, 4, 50)]},
+    ],
+)
+def test_the_api_accepts_what_its_docstring_promises(arguments):
+    from betaae import invert, load_model
+
+    result = invert(load_model(API_FIXTURE), **arguments)
+    assert np.isfinite(result.codes).all()
+
+
+def test_encode_and_decode_refuse_the_wrong_width():
+    from betaae import load_model
+    from betaae.core.errors import TargetError
+
+    model = load_model(API_FIXTURE)
+    with pytest.raises(TargetError, match="curves: rows need 100 values, got 7"):
+        model.encode(np.zeros((1, 7)))
+    with pytest.raises(TargetError, match="codes: rows need 2 values, got 5"):
+        model.decode(np.zeros((1, 5)))

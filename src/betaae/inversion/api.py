@@ -83,13 +83,15 @@ class Model:
 
     def encode(self, curves) -> np.ndarray:
         """Latent codes (n, latent_dims) of log-pdf rows on the model's grid (n, num_points)."""
+        rows = _rows(curves, len(self.loaded.grid), "curves")
         with torch.no_grad():
-            return self.module.encode(torch.as_tensor(np.asarray(curves), dtype=torch.float32)).double().numpy()
+            return self.module.encode(torch.as_tensor(rows, dtype=torch.float32)).double().numpy()
 
     def decode(self, codes) -> np.ndarray:
         """Log-pdf rows on the model's grid (n, num_points) of latent codes (n, latent_dims)."""
+        rows = _rows(codes, self.latent_dims, "codes")
         with torch.no_grad():
-            return self.module.decode(torch.as_tensor(np.asarray(codes), dtype=torch.float32)).double().numpy()
+            return self.module.decode(torch.as_tensor(rows, dtype=torch.float32)).double().numpy()
 
     def invert(self, **kwargs) -> InversionResult:
         return invert(self, **kwargs)
@@ -189,7 +191,21 @@ class InversionResult:
 
 
 def _rows(values, width: int | None, what: str) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
+    """A 2-D float64 table of target rows, or one TargetError naming the argument and what is allowed (never a
+    raw numpy or torch error, and never a silent cast of complex values)."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    try:
+        raw = np.asarray(values)
+    except ValueError:
+        raw = None
+    if raw is None or raw.dtype == object:
+        raise TargetError(f"{what}: rows of unequal length (ragged); give a 2-D table of numbers, NaN for a gap")
+    if np.iscomplexobj(raw):
+        raise TargetError(f"{what}: holds complex numbers; values must be real")
+    if raw.dtype.kind not in "biuf":
+        raise TargetError(f"{what}: holds {raw.dtype} values; values must be numbers")
+    array = raw.astype(np.float64)
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2 or array.shape[0] == 0:
@@ -256,6 +272,12 @@ def invert(
     true_params = None
     if params is not None:
         true_params = _rows(params, len(model.family.parameters), "params")
+        for column, parameter in enumerate(model.family.parameters):
+            for row, value in enumerate(true_params[:, column]):
+                if not parameter.constraint.check(float(value)):
+                    raise TargetError(
+                        f"params: row {row}: {parameter.name}={value:g} is not allowed: {parameter.constraint}"
+                    )
         curves, x = model.curves(true_params), None
     if isinstance(curves, Observations):
         observations = curves
@@ -343,7 +365,10 @@ def _invert_samples(model: Model, samples, fit_params: bool) -> InversionResult:
     if isinstance(samples, Samples):
         draws = samples
     else:
-        rows = [np.asarray(samples, dtype=np.float64)] if np.ndim(samples) == 1 else [np.asarray(r) for r in samples]
+        if isinstance(samples, torch.Tensor):
+            samples = samples.detach().cpu().numpy()
+        one = (isinstance(samples, np.ndarray) and samples.ndim == 1) or all(np.isscalar(v) for v in samples)
+        rows = [_rows(r, None, "samples")[0] for r in ([samples] if one else samples)]
         draws = sampled(rows, model.grid, model.family.support, "samples")
     fitted = fit_samples(model.module, draws, model.grid, _candidates(model))
     code_se = fitted.covariance.diagonal(dim1=1, dim2=2).clamp_min(0).sqrt().numpy()
