@@ -55,6 +55,17 @@ class DecodedDensity:
         return np.interp(points, self.fine, cumulative / cumulative[-1])
 
 
+def draw_weights(grid: np.ndarray, draws: np.ndarray, chunk: int = 100_000) -> torch.Tensor:
+    """How much each grid point weighs in the draws' summed log-likelihood, (num_points,): the log-density is
+    interpolated linearly between grid points, so the sum over the draws of its value at each draw is one dot
+    product with these weights. Summed chunk by chunk, so that ten million draws need no more memory than
+    a hundred thousand."""
+    total = np.zeros(len(grid))
+    for start in range(0, len(draws), chunk):
+        total += interpolation_matrix(grid, draws[start : start + chunk]).sum(axis=0)
+    return torch.tensor(total, dtype=torch.float64)
+
+
 def fit_samples(model, samples: Samples, grid: np.ndarray, candidates: torch.Tensor) -> SampleFit:
     """The maximum-likelihood code of each target's draws, its Laplace covariance and a KS p-value."""
     from scipy import stats
@@ -66,14 +77,14 @@ def fit_samples(model, samples: Samples, grid: np.ndarray, candidates: torch.Ten
         normalizers = density.log_normalizer(candidate_curves)
     codes, loglik, covariances, p_values, evaluations = [], [], [], [], []
     for draws in samples.draws:
-        at_draws = torch.tensor(interpolation_matrix(density.grid, draws), dtype=torch.float64)  # (m, num_points)
+        weights = draw_weights(density.grid, draws)  # (num_points,)
         m = len(draws)
 
-        def negative_loglik(code: torch.Tensor, at_draws: torch.Tensor = at_draws, m: int = m) -> torch.Tensor:
+        def negative_loglik(code: torch.Tensor, weights: torch.Tensor = weights, m: int = m) -> torch.Tensor:
             decoded = model.decode(code[None].float()).double()
-            return -((decoded @ at_draws.T).sum() - m * density.log_normalizer(decoded)[0]) / m
+            return -((decoded @ weights).sum() - m * density.log_normalizer(decoded)[0]) / m
 
-        start = candidates[int(((candidate_curves @ at_draws.T).sum(dim=1) - m * normalizers).argmax())]
+        start = candidates[int((candidate_curves @ weights - m * normalizers).argmax())]
 
         def objective(z: np.ndarray) -> tuple[float, np.ndarray]:
             code = torch.tensor(z, dtype=torch.float64, requires_grad=True)
