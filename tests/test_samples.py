@@ -42,3 +42,16 @@ def test_samples_from_another_family_are_flagged(exact):
     )
     result = invert(exact, samples=draws)
     assert not result.described[0] and "not well described" in result.verdicts[0]
+
+
+def test_draw_weights_equal_the_summed_interpolation_rows_whatever_the_chunk():
+    import numpy as np
+
+    from betaae.inversion.observations import interpolation_matrix
+    from betaae.inversion.samples import draw_weights
+
+    grid = np.linspace(0.01, 0.99, 100)
+    draws = np.random.default_rng(0).beta(0.5, 2.0, 25_001).clip(0.01, 0.99)
+    whole = interpolation_matrix(grid, draws).sum(axis=0)
+    for chunk in (1_000, 7, 100_000):
+        np.testing.assert_allclose(draw_weights(grid, draws, chunk).numpy(), whole, rtol=1e-12)
