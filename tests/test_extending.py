@@ -87,6 +87,7 @@ def test_the_examples_train_and_invert_through_the_scripts(examples, tmp_path):
             "params=[1.5]",
             "method=lbfgs",
             "method.steps=20",
+            "extensions=[mymodels,myfamilies,mymethods]",
             f"hydra.run.dir={tmp_path / 'inv'}",
         ],
         examples,
