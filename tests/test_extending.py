@@ -9,6 +9,7 @@ import pytest
 import torch
 from helpers import ROOT, TINY, error_lines, run_subprocess
 
+from betaae.core.registry import import_extensions
 from betaae.families import FAMILIES, get_family, make_grid
 from betaae.inversion.methods import METHODS, find_codes
 from betaae.models.base import model_class
@@ -95,6 +96,7 @@ def test_the_examples_train_and_invert_through_the_scripts(examples, tmp_path):
     assert inverted.returncode == 0, inverted.stderr[-3000:]
     summary = json.loads((tmp_path / "inv" / "inversion.json").read_text())
     assert summary["method"] == "mymethods.lbfgs" and summary["evaluations"] == 20 and "fit_rate" in summary
+    import_extensions(["mymodels", "myfamilies"])  # a checkpoint never imports them itself
     assert rebuild(run_dir).family.param_names == ("rate",)
 
 

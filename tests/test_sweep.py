@@ -181,12 +181,13 @@ def test_a_failed_job_is_recorded_while_the_others_still_run_and_the_exit_code_s
 
 
 @pytest.mark.slow  # a sweep through a subprocess: about 22 s
-def test_jobs_with_the_same_values_still_get_directories_of_their_own(tmp_path):
-    result = run_subprocess(
-        "train.py", ["-m", *TINY, "trainer.max_epochs=1", "seed=1,1", f"hydra.sweep.dir={tmp_path}"]
-    )
+def test_jobs_whose_names_round_alike_still_get_directories_of_their_own(tmp_path):
+    # Repeated values are refused, but distinct values can still share a name once rounded to 4 digits.
+    lrs = "optimizer.lr=0.0012341,0.0012342"
+    result = run_subprocess("train.py", ["-m", *TINY, "trainer.max_epochs=1", lrs, f"hydra.sweep.dir={tmp_path}"])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert sorted(d.name for d in tmp_path.iterdir() if d.is_dir()) == ["seed=1", "seed=1-1"]
+    names = sorted(d.name for d in tmp_path.iterdir() if d.is_dir())
+    assert names == ["optimizer.lr=0.001234", "optimizer.lr=0.001234-1"]
 
 
 @pytest.mark.slow  # two jobs side by side in joblib workers: about 22 s
