@@ -4,6 +4,7 @@ finished runs, full disks, umask, memory, non-finite losses, interruption, atomi
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -144,6 +145,29 @@ def test_an_impossible_log_dir_gets_one_line(where, tmp_path, capsys):
     assert code == 2, err
     (line,) = error_lines(err)
     assert "cannot create the run directory" in line and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "option"),
+    [
+        ("train.py", [*QUIET, "hydra.run.dir={bad}"], "hydra.run.dir"),
+        ("train.py", ["-m", *QUIET, "seed=1,2", "hydra.sweep.dir={bad}"], "hydra.sweep.dir"),
+        ("invert.py", ["ckpt_path={ckpt}", "alpha=2", "beta=3", "hydra.run.dir={bad}"], "hydra.run.dir"),
+    ],
+)
+def test_a_directory_given_to_hydra_that_cannot_be_made_gets_one_line(script, args, option, tmp_path):
+    # Hydra makes these directories itself, before any task runs; under a file stands for any refusal (as
+    # root, a read-only directory is still writable).
+    (tmp_path / "file").write_text("x")
+    bad = tmp_path / "file" / "x"
+    ckpt = ROOT / "tests" / "fixtures" / "release-0.3" / "run"
+    result = run_subprocess(script, [a.format(bad=bad, ckpt=ckpt) for a in args])
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert error_lines(result.stderr) == [
+        f"error: {option}: cannot create {bad}: Not a directory; choose a writable place with {option}=... or "
+        "paths.log_dir=..."
+    ]
+    assert "Traceback" not in result.stderr and "Warning" not in result.stderr
 
 
 def test_splits_too_big_for_memory_are_refused_with_the_way_out(tmp_path, capsys):
@@ -295,3 +319,68 @@ def test_checkpoint_io_writes_loadable_files(tmp_path):
     current = os.umask(0)
     os.umask(current)
     assert os.stat(tmp_path / "x.ckpt").st_mode & 0o777 == 0o666 & ~current
+
+
+def as_another_user(args: list[str]) -> subprocess.CompletedProcess:
+    """Run as root without the capabilities that let root read anyone's files: as another user would."""
+    command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", sys.executable, *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def someone_elses(tmp_path):
+    """The release-0.3 run and sweep, copied as another user with umask 077 would have written them."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to stand for another user's files")
+    for name in ("run", "sweep"):
+        shutil.copytree(ROOT / "tests" / "fixtures" / "release-0.3" / name, tmp_path / name)
+    for path in [
+        tmp_path / "run",
+        tmp_path / "sweep",
+        *(tmp_path / "run").rglob("*"),
+        *(tmp_path / "sweep").rglob("*"),
+    ]:
+        os.chown(path, 65534, 65534)
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    if as_another_user(["-c", f"open({str(tmp_path / 'run' / 'config.yaml')!r})"]).returncode == 0:
+        pytest.skip("this container does not let setpriv drop the capabilities")
+    return tmp_path
+
+
+def test_another_users_run_and_sweep_get_one_line_each(someone_elses):
+    run, sweep = someone_elses / "run", someone_elses / "sweep"
+    commands = {
+        "invert": [str(ROOT / "invert.py"), f"ckpt_path={run}", "alpha=2", "beta=3", f"hydra.run.dir={run}-inv"],
+        "resume": [str(ROOT / "train.py"), f"resume={run}"],
+        "summary": ["-m", "betaae.sweep", str(sweep)],
+    }
+    for what, args in commands.items():
+        result = as_another_user(args)
+        assert result.returncode == 2, (what, result.stderr[-2000:])
+        (line,) = error_lines(result.stderr)
+        assert "permission denied (another user's files?" in line, (what, line)
+        assert result.stderr.strip() == line, (what, result.stderr)  # no warning, no traceback
+    assert not (someone_elses / "run-inv").exists()
+
+
+def test_a_sweep_others_may_read_but_not_write_is_shown_without_rewriting_it(someone_elses):
+    sweep = someone_elses / "sweep"
+    for path in [sweep, *sweep.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    before = tree(sweep)
+    result = as_another_user(["-m", "betaae.sweep", str(sweep)])
+    assert result.returncode == 0, result.stderr
+    assert "(not rewritten: the sweep directory is not writable by you)" in result.stdout
+    assert f"checkpoint: {sweep / 'latent_dims=1' / 'checkpoints' / 'best.ckpt'}" in result.stdout  # where it is now
+    assert tree(sweep) == before
+
+
+@pytest.mark.parametrize("script", ["train.py", "invert.py"])
+def test_non_ascii_arguments_under_an_ascii_locale_get_one_line(script, tmp_path):
+    # LC_ALL=C with UTF-8 mode off: Python keeps the undecodable bytes of argv as surrogates.
+    env = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    result = run_subprocess(script, [f'paths.log_dir="{tmp_path}/lcé"'], env=env)
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = error_lines(result.stderr)
+    assert "holds letters this locale cannot read" in line and "LC_ALL=C.UTF-8" in line
+    assert result.stderr.strip() == line and list(tmp_path.iterdir()) == []

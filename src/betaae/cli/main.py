@@ -199,6 +199,32 @@ def _stopped(stop: BaseException) -> BetaaeError:
     )
 
 
+def _cannot_create(error: OSError) -> str:
+    """One line for a run, sweep or job directory that Hydra could not create, naming the option that chose it."""
+    option = "hydra.sweep.dir" if job.in_multirun() or {"-m", "--multirun"} & set(sys.argv[1:]) else "hydra.run.dir"
+    reason = DISK_ERRORS.get(error.errno, error.strerror or type(error).__name__)
+    way_out = f"choose a writable place with {option}=... or paths.log_dir=..."
+    return f"{option}: cannot create {error.filename}: {reason}; {way_out}"
+
+
+def _check_argv_text() -> None:
+    """Refuse an argument that this locale could not decode (non-ASCII under LC_ALL=C with UTF-8 mode off):
+    Python keeps its bytes as surrogates, which no file name, YAML file or log line can hold."""
+    for arg in sys.argv[1:]:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            encoding = sys.getfilesystemencoding()
+            print(
+                f"error: {shown}: holds letters this locale cannot read ({encoding}); run with a UTF-8 locale "
+                "(LC_ALL=C.UTF-8) or PYTHONUTF8=1, or use ASCII",
+                file=sys.stderr,
+                flush=True,
+            )
+            sys.exit(2)
+
+
 _THREAD_ERRORS: list[BetaaeError] = []
 
 
@@ -214,6 +240,7 @@ def _thread_failed(args: threading.ExceptHookArgs) -> None:
 
 def main(hydra_main: Callable[[], Any]) -> None:
     """Run a @hydra.main function, turning project and config errors into one line and an exit code."""
+    _check_argv_text()
     register_resolvers()
     signals.install()
     threading.excepthook = _thread_failed
@@ -231,6 +258,13 @@ def main(hydra_main: Callable[[], Any]) -> None:
         message = sweep_callback.interrupted(error) if isinstance(error, InterruptedRun) else one_line(error)
         print(f"error: {message}", file=sys.stderr, flush=True)
         sys.exit(error.exit_code)
+    except OSError as error:
+        # Hydra creates the run, sweep and job directories itself, before any task runs; once a task has
+        # begun, its own OSErrors are handled (or raised for a traceback) by `task`.
+        if tracebacks_wanted() or job.current_run() is not None or not error.filename:
+            raise
+        print(f"error: {_cannot_create(error)}", file=sys.stderr, flush=True)
+        sys.exit(2)
     except (BetaaeError, HydraException, OmegaConfBaseException) as error:
         if tracebacks_wanted():
             raise

@@ -104,3 +104,11 @@ def available_memory_host() -> int | None:
         return int(fields["MemAvailable"].split()[0]) * 1024
     except (OSError, KeyError, ValueError):
         return None
+
+
+def unreadable(err: OSError) -> str:
+    """Why a file could not be read, in words, with the way out for another user's files."""
+    where = f" {err.filename}" if err.filename else ""
+    if isinstance(err, PermissionError):
+        return f"cannot read{where}: permission denied (another user's files? ask them for read access, or a copy)"
+    return f"cannot read{where}: {err.strerror or type(err).__name__}"

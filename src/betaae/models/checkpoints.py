@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from betaae.core.errors import CheckpointError
+from betaae.core.files import unreadable
 from betaae.core.registry import current_path, stored_object
 from betaae.families import Family, get_family, make_grid
 from betaae.models.base import CurveModel
@@ -23,13 +24,20 @@ REFERENCE_KEY = "betaae_reference"
 def resolve_checkpoint(path: str | os.PathLike, option: str = "ckpt_path") -> Path:
     """A checkpoint file, or the best checkpoint inside a run directory."""
     path = Path(path).expanduser()
-    if path.is_dir():
-        for candidate in (path / "checkpoints" / "best.ckpt", path / "best.ckpt", path / "checkpoints" / "last.ckpt"):
-            if candidate.is_file():
-                return candidate
-        raise CheckpointError(f"{option}={path}: directory has no checkpoints/best.ckpt or checkpoints/last.ckpt")
-    if not path.exists():
-        raise CheckpointError(f"{option}={path}: no such file or directory")
+    try:
+        if path.is_dir():
+            for candidate in (
+                path / "checkpoints" / "best.ckpt",
+                path / "best.ckpt",
+                path / "checkpoints" / "last.ckpt",
+            ):
+                if candidate.is_file():
+                    return candidate
+            raise CheckpointError(f"{option}={path}: directory has no checkpoints/best.ckpt or checkpoints/last.ckpt")
+        if not path.exists():
+            raise CheckpointError(f"{option}={path}: no such file or directory")
+    except OSError as err:  # a directory this user may not enter (another user's run, umask 077)
+        raise CheckpointError(f"{option}={path}: {unreadable(err)}") from None
     return path
 
 
@@ -38,6 +46,8 @@ def read_checkpoint(path: str | os.PathLike, option: str = "ckpt_path") -> dict[
     path = resolve_checkpoint(path, option)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as err:
+        raise CheckpointError(f"{option}={path}: {unreadable(err)}") from None
     except Exception as err:  # a damaged file fails inside torch's unpickler in many ways; each means the same
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(

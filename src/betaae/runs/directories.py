@@ -24,6 +24,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 from betaae.core.errors import ResourceError, ResumeError
+from betaae.core.files import unreadable
 from betaae.core.job import is_ddp_child
 
 # The longest path a run writes below its own directory, with room to spare: a temporary checkpoint file
@@ -146,6 +147,13 @@ def unique_dir(base: str) -> str:
 
 def check_run_dir(path: str) -> Path:
     """The run directory `resume=` names, if it is one: it must hold config.yaml and checkpoints/last.ckpt."""
+    try:
+        return _check_run_dir(path)
+    except OSError as err:  # a directory this user may not enter (another user's run, umask 077)
+        raise ResumeError(f"resume={path}: {unreadable(err)}") from None
+
+
+def _check_run_dir(path: str) -> Path:
     run = Path(expand(path))
     if not run.is_dir():
         raise ResumeError(f"resume={path}: no such run directory")

@@ -18,8 +18,8 @@ from omegaconf import DictConfig, open_dict, read_write
 
 from betaae.config.checks import check_sweep_keys
 from betaae.core.commands import override
-from betaae.core.errors import Abort, BetaaeError, ResumeError, ours_in
-from betaae.core.files import atomic_write_bytes
+from betaae.core.errors import Abort, BetaaeError, ResourceError, ResumeError, ours_in
+from betaae.core.files import DISK_ERRORS, atomic_write_bytes
 from betaae.runs.directories import (
     check_path_length,
     expand,
@@ -126,7 +126,14 @@ class SweepSummary(Callback):
         earlier = read_record(sweep_dir)
         if not sweep_dir.exists():
             note_new(sweep_dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            reason = DISK_ERRORS.get(err.errno, err.strerror or type(err).__name__)
+            raise ResourceError(
+                f"hydra.sweep.dir: cannot create {err.filename or sweep_dir}: {reason}; choose a writable place "
+                "with hydra.sweep.dir=... or paths.log_dir=..."
+            ) from None
         if earlier is not None:
             if earlier.get("overrides") != overrides:
                 raise ResumeError(

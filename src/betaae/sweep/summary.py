@@ -108,9 +108,10 @@ def over_seeds(rows: list[dict[str, Any]], varying: list[str], metric: str) -> l
     return summary
 
 
-def summarize(sweep_dir: Path, metric: str = DEFAULT_METRIC) -> tuple[list[dict], list[dict]]:
-    """Write summary.csv and summary.png into the sweep directory from its job directories; returns the job
-    rows and the per-setting rows (empty without repeated settings), each best first."""
+def summarize(sweep_dir: Path, metric: str = DEFAULT_METRIC, write: bool = True) -> tuple[list[dict], list[dict]]:
+    """Write summary.csv and summary.png into the sweep directory from its job directories (unless `write` is
+    False: someone else's sweep); returns the job rows and the per-setting rows (empty without repeated
+    settings), each best first."""
     varying = list(swept_settings(str(sweep_dir)) or [])
     jobs = [d for d in sorted(sweep_dir.iterdir()) if d.is_dir() and (d / ".hydra").is_dir()]
     rows = [job_row(d, varying, metric) for d in jobs]
@@ -122,6 +123,8 @@ def summarize(sweep_dir: Path, metric: str = DEFAULT_METRIC) -> tuple[list[dict]
     every = [*rows, *settings]
     columns = list(dict.fromkeys(first + [k for row in every for k in row if k != "best_checkpoint"]))
     columns = [c for c in columns if any(c in row for row in every)]
+    if not write:
+        return rows, settings
     write_csv(sweep_dir / "summary.csv", [_rounded(r) for r in every], columns)
     from betaae import plots
 
@@ -162,9 +165,9 @@ def table(rows: list[dict[str, Any]], varying: list[str], metric: str, limit: in
     return "\n".join(text)
 
 
-def report(sweep_dir: Path, metric: str = DEFAULT_METRIC) -> tuple[str, int]:
-    """The end-of-sweep text (summary written first) and the number of jobs that did not end well."""
-    rows, settings = summarize(sweep_dir, metric)
+def report(sweep_dir: Path, metric: str = DEFAULT_METRIC, write: bool = True) -> tuple[str, int]:
+    """The end-of-sweep text (summary written first, if `write`) and the number of jobs that did not end well."""
+    rows, settings = summarize(sweep_dir, metric, write)
     varying = list(swept_settings(str(sweep_dir)) or [])
     failed = sum(r["status"] == "failed" for r in rows)
     unfinished = sum(r["status"] in ("interrupted", "incomplete") for r in rows)
@@ -179,10 +182,14 @@ def report(sweep_dir: Path, metric: str = DEFAULT_METRIC) -> tuple[str, int]:
         lines.append(f"best setting: {settings[0]['setting']} ({settings[0]['seeds']} seeds)")
     if best is not None:
         lines.append(f"best job:   {sweep_dir / best['job']}")
-        if best.get("best_checkpoint"):
-            lines.append(f"checkpoint: {best['best_checkpoint']}")
+        # The path metrics.json recorded is where the sweep ran; a sweep since moved has it under its job.
+        moved = sweep_dir / best["job"] / "checkpoints" / "best.ckpt"
+        checkpoint = moved if moved.is_file() else best.get("best_checkpoint")
+        if checkpoint:
+            lines.append(f"checkpoint: {checkpoint}")
     lines += [
-        f"summary:    {sweep_dir / 'summary.csv'}, summary.png",
+        f"summary:    {sweep_dir / 'summary.csv'}, summary.png"
+        + ("" if write else " (not rewritten: the sweep directory is not writable by you)"),
         f"compare:    tensorboard --logdir {shell(str(sweep_dir))}",
     ]
     return "\n".join(lines), failed
