@@ -2,6 +2,10 @@
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -378,4 +382,36 @@ def test_a_refused_inversion_says_why_in_one_line_and_leaves_nothing(tmp_path, a
     assert done.returncode == 2, done.stderr
     (line,) = error_lines(done.stderr)
     assert message.replace("SAMPLES", str(samples)) in line, line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("signum", "code", "name"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "Ctrl-C")])
+def test_a_stop_during_the_inversion_leaves_nothing_and_says_so(signum, code, name, tmp_path):
+    targets = tmp_path / "params.csv"
+    np.savetxt(targets, np.random.default_rng(0).uniform(0.5, 4.5, (400, 2)), delimiter=",")  # about 40 s of work
+    out = tmp_path / "inv"
+    checkpoint = ROOT / "tests" / "fixtures" / "release-0.3" / "run"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "invert.py"),
+            f"ckpt_path={checkpoint}",
+            f"targets={targets}",
+            f"hydra.run.dir={out}",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 60
+    while not (out / ".lock").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    time.sleep(4)  # past loading torch and the checkpoint, into the inversion
+    assert process.poll() is None, "the inversion ended before it could be stopped: give it more targets"
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, err[-2000:]
+    assert error_lines(err) == [f"error: interrupted by {name} before its results were written; nothing was kept"]
     assert not out.exists()

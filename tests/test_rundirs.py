@@ -384,3 +384,41 @@ def test_non_ascii_arguments_under_an_ascii_locale_get_one_line(script, tmp_path
     (line,) = error_lines(result.stderr)
     assert "holds letters this locale cannot read" in line and "LC_ALL=C.UTF-8" in line
     assert result.stderr.strip() == line and list(tmp_path.iterdir()) == []
+
+
+def stop_as_it_starts(args: list[str]) -> subprocess.CompletedProcess:
+    """SIGTERM to `python train.py ARGS` the moment it prints its model line, while Lightning's fit sets up (its
+    own SIGTERM handler is not in place yet)."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in process.stdout:
+        if line.startswith("model:"):
+            break
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_a_resume_stopped_as_it_starts_stops_keeps_its_run_and_logs_nothing_of_other_libraries(finished_run):
+    before = set(os.listdir(finished_run))
+    stopped = stop_as_it_starts([f"resume={finished_run}", "trainer.max_epochs=300"])
+    assert stopped.returncode == 143, stopped.stderr[-2000:]
+    (line,) = error_lines(stopped.stderr)
+    assert line.startswith("error: training interrupted by SIGTERM before its first new epoch;"), line
+    assert f"resume with: python train.py resume={finished_run}" in line
+    # torch logs its FakeTensor cache statistics at exit; they belong in neither train.log nor the console.
+    assert set(os.listdir(finished_run)) - before <= {"resumes"}
+    assert "FakeTensor" not in stopped.stderr and stopped.stderr.strip().endswith(line)
+
+
+def test_a_new_run_stopped_as_it_starts_leaves_nothing(tmp_path):
+    stopped = stop_as_it_starts([*QUIET, "trainer.max_epochs=300", f"paths.log_dir={tmp_path}"])
+    assert stopped.returncode == 143, stopped.stderr[-2000:]
+    assert error_lines(stopped.stderr) == ["error: interrupted by SIGTERM before training began; nothing was kept"]
+    assert list(tmp_path.iterdir()) == []

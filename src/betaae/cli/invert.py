@@ -119,7 +119,6 @@ def main(cfg: DictConfig) -> float:
     observed = targets.pop("observed", None)
     if targets.get("params") is not None:
         warn_out_of_range(targets["params"], model, "their parameters")
-    job.mark_worth_keeping()  # from here on, what is written is worth keeping
     result = invert(
         model,
         **(targets if observed is None else {"curves": observed}),
@@ -132,6 +131,7 @@ def main(cfg: DictConfig) -> float:
     if result.params is not None and targets.get("params") is None:
         warn_out_of_range(result.params[result.fit_ok], model, "their best-matching parameters")
     summary = reports.inversion_summary(result, model, options, cfg.init, source)
+    job.mark_worth_keeping()  # a stop before here leaves nothing; from here on, what is written is kept
     reports.write_inversion(out, result, summary, model, targets)
     reports.print_inversion(out, result, summary)
     value = summary.get("median_residual_decoded_vs_target")

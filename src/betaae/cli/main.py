@@ -189,9 +189,15 @@ def _stopped(stop: BaseException) -> BetaaeError:
         return InterruptedRun(f"interrupted by {what}; nothing was written", code)
     if not job.worth_keeping():
         rundirs.remove_created(out)
-        return InterruptedRun(f"interrupted by {what} before training began; nothing was kept", code)
+        before = "before its results were written" if job.kind() == "invert" else "before training began"
+        return InterruptedRun(f"interrupted by {what} {before}; nothing was kept", code)
     if job.kind() == "invert":
-        return InterruptedRun(f"interrupted by {what}; the files in {out} are complete but some may be missing", code)
+        written = sorted(p.name for p in out.glob("inversion.*"))
+        return InterruptedRun(
+            f"interrupted by {what} while writing the results; {', '.join(written) or 'none of them'} in {out} "
+            "(each complete); run the inversion again for the rest",
+            code,
+        )
     return InterruptedRun(
         f"interrupted by {what} after training, while writing the results; the checkpoints are complete; "
         f"write the results with: {_resume_hint(out)}",
@@ -258,16 +264,16 @@ def main(hydra_main: Callable[[], Any]) -> None:
         message = sweep_callback.interrupted(error) if isinstance(error, InterruptedRun) else one_line(error)
         print(f"error: {message}", file=sys.stderr, flush=True)
         sys.exit(error.exit_code)
-    except OSError as error:
-        # Hydra creates the run, sweep and job directories itself, before any task runs; once a task has
-        # begun, its own OSErrors are handled (or raised for a traceback) by `task`.
-        if tracebacks_wanted() or job.current_run() is not None or not error.filename:
-            raise
-        print(f"error: {_cannot_create(error)}", file=sys.stderr, flush=True)
-        sys.exit(2)
     except (BetaaeError, HydraException, OmegaConfBaseException) as error:
         if tracebacks_wanted():
             raise
         error = ours_in(error) or error  # raised in a resolver
         print(f"error: {one_line(error)}", file=sys.stderr, flush=True)
         sys.exit(error.exit_code if isinstance(error, BetaaeError) else 2)
+    except OSError as error:  # after HydraException: Hydra's MissingConfigException is an OSError too
+        # Hydra creates the run, sweep and job directories itself, before any task runs; once a task has
+        # begun, its own OSErrors are handled (or raised for a traceback) by `task`.
+        if tracebacks_wanted() or job.current_run() is not None or not error.filename:
+            raise
+        print(f"error: {_cannot_create(error)}", file=sys.stderr, flush=True)
+        sys.exit(2)

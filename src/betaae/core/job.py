@@ -55,9 +55,10 @@ def set_run(out, kind: str) -> None:
     _current.update(out=Path(out), kind=kind, training=False)
 
 
-def mark_worth_keeping() -> None:
-    """From here on the run has something worth keeping (a checkpoint, an inversion's files), even if it fails."""
-    _current["training"] = True
+def mark_worth_keeping(worth: bool = True) -> None:
+    """From here on the run has something worth keeping (a checkpoint, an inversion's files), even if it fails;
+    False: it turned out to have nothing (stopped before its first checkpoint)."""
+    _current["training"] = worth
 
 
 def current_run():

@@ -1,8 +1,10 @@
 """Stopping on request: SIGTERM stops a run as Ctrl-C does, with one line and an exit code, wherever it lands.
 
 While Lightning trains, it has its own SIGTERM handler that stops at the end of the current step (and so
-keeps the last checkpoint exact); ours then does nothing. Anywhere else, ours raises Terminated, which,
-like KeyboardInterrupt, is not an Exception, so no handler meant for errors swallows it.
+keeps the last checkpoint exact); ours then does nothing. Lightning puts its handler in place only once `fit`
+has set up: a SIGTERM before that, inside `lightning_stops`, stops the process as anywhere else. Anywhere else,
+ours raises Terminated, which, like KeyboardInterrupt, is not an Exception, so no handler meant for errors
+swallows it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ _fitting = False
 
 
 def _on_sigterm(signum: int, frame) -> None:
-    if not _fitting:
+    # Lightning's handler, once it has put it in place, calls this one after its own; until then (its setup,
+    # restoring a checkpoint) and after its teardown this is the only one, and the signal must not be lost.
+    if not _fitting or signal.getsignal(signal.SIGTERM) is _on_sigterm:
         raise Terminated()
 
 

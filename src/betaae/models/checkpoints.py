@@ -46,7 +46,7 @@ def read_checkpoint(path: str | os.PathLike, option: str = "ckpt_path") -> dict[
     path = resolve_checkpoint(path, option)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError as err:
+    except PermissionError as err:  # torch reports a damaged file as an OSError too: only this one is about access
         raise CheckpointError(f"{option}={path}: {unreadable(err)}") from None
     except Exception as err:  # a damaged file fails inside torch's unpickler in many ways; each means the same
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -159,17 +159,29 @@ def fit(run: Run) -> None:
     try:
         with signals.lightning_stops():
             trainer.fit(run.learner, datamodule=run.datamodule, ckpt_path=str(resume.checkpoint) if resume else None)
-    except SystemExit as stop:
-        # Lightning turns SIGTERM into SIGTERMException and Ctrl-C into sys.exit(1) after its own cleanup.
-        if not (isinstance(stop, SIGTERMException) or trainer.interrupted):
+    except (SystemExit, signals.Terminated) as stop:
+        # Lightning turns SIGTERM into SIGTERMException and Ctrl-C into sys.exit(1) after its own cleanup; a
+        # SIGTERM before its handler is in place (while fit sets up) arrives as our Terminated.
+        lightnings = isinstance(stop, SIGTERMException) or (isinstance(stop, SystemExit) and trainer.interrupted)
+        if not (lightnings or isinstance(stop, signals.Terminated)):
             raise
+        what, code = ("Ctrl-C", 130) if isinstance(stop, SystemExit) and trainer.interrupted else ("SIGTERM", 143)
+        last = run.out / "checkpoints" / "last.ckpt"
+        if resume is None and trainer.current_epoch == 0 and not last.is_file():
+            job.mark_worth_keeping(False)  # stopped before a new run's first epoch ended: nothing to keep
+            raise (KeyboardInterrupt() if code == 130 else signals.Terminated()) from None
         for logger in trainer.loggers:
             logger.finalize("interrupted")
-        what, code = ("SIGTERM", 143) if isinstance(stop, SIGTERMException) else ("Ctrl-C", 130)
+        when = f"during epoch {trainer.current_epoch}" if trainer.current_epoch else "before its first new epoch"
+        if not last.is_file():
+            raise InterruptedRun(
+                f"training interrupted by {what} {when}; this run writes no checkpoints, so it cannot be "
+                "resumed (its TensorBoard files are kept)",
+                code,
+            ) from None
         extra, env = user_modules_args(run)
         raise InterruptedRun(
-            f"training interrupted by {what} during epoch {trainer.current_epoch}; "
-            f"{run.out / 'checkpoints' / 'last.ckpt'} holds the last completed epoch; "
+            f"training interrupted by {what} {when}; {last} holds the last completed epoch; "
             f"resume with: {script('train.py', override('resume', run.out), *extra, env=env)}",
             code,
         ) from None
