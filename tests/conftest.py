@@ -13,11 +13,11 @@ from helpers import QUIET, TINY, run_subprocess, train_in_process
 def fresh_process_state():
     """Each test starts with none of the process-wide state an earlier one left (docs/design.md lists it)."""
     yield
-    from betaae.core import job
+    from betaae.core import job, signals
     from betaae.runs import directories
     from betaae.sweep import callback, naming
 
-    for module in (job, directories, naming, callback):
+    for module in (job, signals, directories, naming, callback):
         module.reset()
 
 

@@ -113,10 +113,12 @@ def task(fn: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
             if job.in_multirun():  # stop the whole sweep, not only this job: it can be continued
                 raise Abort(error) from None
             return _fail(cfg, error)
-        except OmegaConfBaseException as error:
-            # A key deleted or mistyped in a way composition let through is still a config problem.
-            return _fail(cfg, ConfigError(one_line(error)))
         except Exception as error:
+            if signals.requested():  # the stop, disguised by the import or C code it landed in
+                raise signals.Terminated() from None
+            if isinstance(error, OmegaConfBaseException):
+                # A key deleted or mistyped in a way composition let through is still a config problem.
+                return _fail(cfg, ConfigError(one_line(error)))
             return _fail(cfg, _known(error) or error)
 
     return wrapped

@@ -25,11 +25,29 @@ class Terminated(BaseException):
 _fitting = False
 
 
+# Process-wide: a stop was requested. An exception raised inside an import or C code can come out as another
+# one (ImportError, RecursionError, TypeError); the entry points read this to report the stop instead.
+_requested = False
+
+
 def _on_sigterm(signum: int, frame) -> None:
+    global _requested
     # Lightning's handler, once it has put it in place, calls this one after its own; until then (its setup,
     # restoring a checkpoint) and after its teardown this is the only one, and the signal must not be lost.
     if not _fitting or signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        _requested = True
         raise Terminated()
+
+
+def requested() -> bool:
+    """Whether a SIGTERM was turned into Terminated in this process: an error seen since may be its disguise."""
+    return _requested
+
+
+def reset() -> None:
+    """Forget a stop request (between tests in one process)."""
+    global _requested
+    _requested = False
 
 
 def install() -> None:
@@ -72,10 +90,8 @@ def deferred() -> Iterator[None]:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     if held:
-        if held[0] == signal.SIGINT:
-            raise KeyboardInterrupt
-        if not _fitting:
-            raise Terminated()
+        # Sent again, it reaches whichever handler is in place now (ours, or Lightning's while it trains).
+        os.kill(os.getpid(), held[0])
 
 
 def stop_when_orphaned(interval: float = 1.0, grace: float = 60.0) -> None:

@@ -159,6 +159,8 @@ def fit(run: Run) -> None:
     try:
         with signals.lightning_stops():
             trainer.fit(run.learner, datamodule=run.datamodule, ckpt_path=str(resume.checkpoint) if resume else None)
+        if trainer.received_sigterm:  # it came as the last epoch ended: training is complete, the results are not
+            raise signals.Terminated()
     except (SystemExit, signals.Terminated) as stop:
         # Lightning turns SIGTERM into SIGTERMException and Ctrl-C into sys.exit(1) after its own cleanup; a
         # SIGTERM before its handler is in place (while fit sets up) arrives as our Terminated.
