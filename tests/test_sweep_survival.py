@@ -112,3 +112,20 @@ def test_a_failed_optuna_trial_is_recorded_and_the_search_goes_on(tmp_path):
     rows = read_summary(sweep)
     assert {r["status"] for r in rows} >= {"failed", "ok"}, result.stderr[-3000:]
     assert "Traceback" not in result.stderr and len(rows) == 4
+
+
+@pytest.mark.slow  # a sweep, then its continuation, through subprocesses: about 25 s
+def test_a_continued_sweep_runs_again_a_job_whose_results_were_damaged_and_keeps_the_others(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["-m", *SMALL, "seed=1,2", f"hydra.sweep.dir={sweep}"]
+    first = run_subprocess("train.py", args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    (sweep / "seed=1" / "metrics.json").write_text('{"val')  # truncated after the job ended
+    kept = (sweep / "seed=2" / "metrics.json").read_bytes()
+    again = run_subprocess("train.py", args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "Warning" not in again.stderr and "job failed" not in again.stderr
+    assert "seed=2: kept (finished before)" in again.stdout
+    assert isinstance(json.loads((sweep / "seed=1" / "metrics.json").read_text()), dict)
+    assert (sweep / "seed=2" / "metrics.json").read_bytes() == kept
+    assert [r["status"] for r in read_summary(sweep)] == ["ok", "ok", "over seeds"]

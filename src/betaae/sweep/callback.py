@@ -80,7 +80,12 @@ def kept_result(cfg: DictConfig) -> float | None:
     job_dir = Path(HydraConfig.get().runtime.output_dir)
     if not continued(job_dir) or job_status(job_dir) != "ok":
         return None
-    metrics = json.loads((job_dir / "metrics.json").read_text())
+    try:
+        metrics = json.loads((job_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        metrics = None
+    if not isinstance(metrics, dict):  # damaged since it ended: the job carries on from its checkpoint instead
+        return None
     value = metrics.get(cfg.get("optimized_metric", DEFAULT_METRIC))
     test = metrics.get("test/sse_per_curve")
     best = metrics.get(DEFAULT_METRIC)
