@@ -157,7 +157,8 @@ def interrupt(
 
 
 def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
+    """The one-line reports: `error:` for a failure, `stopped:` for a stop the user asked for."""
+    return [line for line in stderr.splitlines() if line.startswith(("error:", "stopped:"))]
 
 
 def events(logdir: Path):

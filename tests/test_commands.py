@@ -3,6 +3,7 @@ shell is: each is taken from the real output and run through a real bash."""
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from helpers import ROOT, TINY, interrupt, run_subprocess
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from betaae.core.commands import hydra_value, override, script
+from betaae.core.commands import hydra_value, override, script, shell, tool
 
 SMALL = [*TINY, "callbacks.latent_images.every_n_epochs=0", "trainer.enable_progress_bar=false"]
 ODD = ["a b", "x=1,y=2", "dollar$HOME", "quote'd", 'double"q', "ünï", "semi;colon", "back\\slash", "brace${x}"]
@@ -81,4 +82,32 @@ def test_a_sweeps_printed_paths_and_commands_work_for_job_directories_with_equal
     inverted = paste(script("invert.py", override("ckpt_path", checkpoint), "alpha=2", "beta=4"), ROOT)
     assert inverted.returncode == 0, inverted.stderr[-2000:]
     compare = printed(result.stdout, "compare:")
-    assert compare.startswith("tensorboard --logdir ") and Path(compare.split("--logdir ", 1)[1].strip("'")) == sweep
+    assert (
+        compare.startswith(f"{tool('tensorboard')} --logdir ")
+        and Path(compare.split("--logdir ", 1)[1].strip("'")) == sweep
+    )
+
+
+@pytest.mark.parametrize("activated", [True, False])
+def test_printed_commands_name_the_python_and_tensorboard_that_ran(activated, monkeypatch, tmp_path):
+    # After `make setup` without activating .venv, a plain `python` is another interpreter (or none):
+    # `bash: python: command not found` when the printed line was pasted.
+    bin_dir = str(Path(sys.executable).parent)
+    others = [p for p in os.environ["PATH"].split(os.pathsep) if os.path.abspath(p) != os.path.abspath(bin_dir)]
+    monkeypatch.setenv("PATH", os.pathsep.join([bin_dir, *others] if activated else others))
+    monkeypatch.chdir(tmp_path)  # outside the checkout: the path is absolute
+    if activated:
+        assert tool("python") == "python" and tool("tensorboard") == "tensorboard"
+        assert script("train.py", "seed=1").startswith("python ")
+    else:
+        assert Path(tool("python")) == Path(sys.executable).absolute()
+        assert Path(tool("tensorboard")) == Path(bin_dir, "tensorboard").absolute()
+        assert script("train.py", "seed=1").startswith(shell(str(Path(sys.executable).absolute())) + " ")
+        ran = subprocess.run(
+            [
+                *shlex.split(script("train.py", "--help")),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert ran.returncode == 0 and "train.py" in ran.stdout

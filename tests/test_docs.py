@@ -175,3 +175,52 @@ def test_every_make_target_the_readme_names_exists_and_writes_where_it_says():
     for target, written in re.findall(r"make ([a-z][\w-]*)\s+#[^\n]*?writes ([\w./-]+)", readme):
         assert written in recipes[target], f"make {target} does not write {written}"
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+# Parts of a group that are not options of it: the families' shared base, and the callbacks' one-file pieces
+# (named in the default's own line).
+NOT_OPTIONS = {"data": {"default"}, "callbacks": {"model_checkpoint", "last_checkpoint", "start_checkpoint",
+                                                  "progress_bar", "latent_images", "early_stopping"}}  # fmt: skip
+
+
+def help_sections(text: str) -> dict[str, dict[str, str]]:
+    """{section title: {name: its line}} of a script's --help page."""
+    sections: dict[str, dict[str, str]] = {}
+    current = None
+    for line in text.splitlines():
+        if re.fullmatch(r"\S.*:", line):
+            current = sections.setdefault(line[:-1], {})
+        elif current is not None and (m := re.match(r"  ([a-z_]+)\s{2,}(.*)", line)):
+            current[m.group(1)] = m.group(2)
+    return sections
+
+
+def test_train_help_lists_exactly_the_groups_train_takes_each_option_and_the_configuration_page_has_them(capsys):
+    from helpers import run_script
+
+    code_, out, _ = run_script("train.py", ["--help"], capsys)
+    assert code_ == 0 and out.startswith("train.py: train an autoencoder")
+    sections = help_sections(out)
+    groups = sections["Groups (group=option)"]
+    folders = {d.name for d in CONF.iterdir() if d.is_dir()} - {"hydra", "paths", "method"}  # method: invert's
+    assert set(groups) == folders
+    page = (DOCS / "configuration.md").read_text()
+    rows = {code(row[0]): row[1] for row in table_rows(page, "## Groups")}
+    for group, line in groups.items():
+        options = {f.stem for f in (CONF / group).glob("*.yaml")} - NOT_OPTIONS.get(group, set())
+        named = set(re.findall(r"[a-z_]+", line.split(":")[0].split(";")[0]))
+        assert options <= named, (group, options - named)
+        assert {f"`{o}`" for o in options} <= set(re.findall(r"`[a-z_]+`", rows[group])), group
+    top = {k for k in OmegaConf.load(CONF / "train.yaml") if k not in ("defaults", "task_name")}
+    assert set(sections["Options (key=value)"]) == top
+    for key in top:
+        assert f"`{key}`" in page, key
+    for line in out.split("Examples:", 1)[1].splitlines():
+        if line.strip().startswith("python train.py"):
+            for word in line.split("#")[0].split()[2:]:
+                assert word == "-m" or word.split("=")[0].lstrip("+~").split(".")[0] in folders | top, word
+
+
+def test_the_optuna_preset_is_described_with_its_own_number_of_trials():
+    trials = OmegaConf.load(CONF / "hparams_search" / "optuna.yaml").hydra.sweeper.n_trials
+    assert f"(`hydra.sweeper.n_trials={trials}`)" in (DOCS / "configuration.md").read_text()

@@ -413,5 +413,5 @@ def test_a_stop_during_the_inversion_leaves_nothing_and_says_so(signum, code, na
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == code, err[-2000:]
-    assert error_lines(err) == [f"error: interrupted by {name} before its results were written; nothing was kept"]
+    assert error_lines(err) == [f"stopped: interrupted by {name} before its results were written; nothing was kept"]
     assert not out.exists()

@@ -9,6 +9,8 @@ import sys
 import pytest
 from helpers import TINY, error_lines, interrupt, run_script, run_subprocess, tree
 
+from betaae.core.commands import tool
+
 SMALL = [*TINY, "callbacks.latent_images.every_n_epochs=0"]
 
 
@@ -24,7 +26,9 @@ def test_a_new_run_pointed_at_an_existing_run_is_refused_and_the_run_is_left_as_
 
 def test_the_refusal_says_how_to_resume_the_run_instead(finished_run, capsys):
     code, _, err = run_script("train.py", [*SMALL, f"hydra.run.dir={finished_run}"], capsys)
-    assert code == 2 and f"continue it with: python train.py resume={finished_run}" in error_lines(err)[0], err
+    assert code == 2 and f"continue it with: {tool('python')} train.py resume={finished_run}" in error_lines(err)[0], (
+        err
+    )
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5"])

@@ -14,6 +14,7 @@ import pytest
 import torch
 from helpers import ROOT, TINY, error_lines, events, interrupt, run_script, run_subprocess, tree
 
+from betaae.core.commands import tool
 from betaae.core.files import atomic_write_bytes
 from betaae.learner.plugins import AtomicCheckpointIO
 
@@ -262,7 +263,7 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, si
     stderr = stopped.stderr
     assert stopped.returncode == exit_code, stderr[-2000:]
     (line,) = error_lines(stderr)
-    assert "training interrupted" in line and f"resume with: python train.py resume={parts}" in line
+    assert "training interrupted" in line and f"resume with: {tool('python')} train.py resume={parts}" in line
     assert torch.load(parts / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] < 11
 
     resumed = run_subprocess("train.py", [f"resume={parts}"])
@@ -411,8 +412,8 @@ def test_a_resume_stopped_as_it_starts_stops_keeps_its_run_and_logs_nothing_of_o
     assert stopped.returncode == 143, stopped.stderr[-2000:]
     (line,) = error_lines(stopped.stderr)
     # Before, the stop was lost while fit set up: the resume trained on to the end and exited 0.
-    assert line.startswith("error: training interrupted by SIGTERM "), line
-    assert f"holds the last completed epoch; resume with: python train.py resume={finished_run}" in line
+    assert line.startswith("stopped: training interrupted by SIGTERM "), line
+    assert f"holds the last completed epoch; resume with: {tool('python')} train.py resume={finished_run}" in line
     # torch logs its FakeTensor cache statistics at exit; they belong in neither train.log nor the console.
     assert "train.log" not in set(os.listdir(finished_run)) - before
     assert "FakeTensor" not in stopped.stderr and stopped.stderr.strip().endswith(line)
@@ -421,5 +422,5 @@ def test_a_resume_stopped_as_it_starts_stops_keeps_its_run_and_logs_nothing_of_o
 def test_a_new_run_stopped_as_it_starts_leaves_nothing(tmp_path):
     stopped = stop_as_it_starts([*QUIET, "trainer.max_epochs=300", f"paths.log_dir={tmp_path}"])
     assert stopped.returncode == 143, stopped.stderr[-2000:]
-    assert error_lines(stopped.stderr) == ["error: interrupted by SIGTERM before training began; nothing was kept"]
+    assert error_lines(stopped.stderr) == ["stopped: interrupted by SIGTERM before training began; nothing was kept"]
     assert list(tmp_path.iterdir()) == []

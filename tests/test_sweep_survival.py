@@ -80,7 +80,7 @@ def test_a_sweep_stopped_by_sigterm_continues_where_it_stopped(tmp_path):
     err = stopped.stderr
     assert stopped.returncode == 143, err[-2000:]
     (line,) = error_lines(err)
-    assert line.startswith("error: sweep stopped by SIGTERM: 1 job(s) finished, 1 interrupted"), line
+    assert line.startswith("stopped: sweep stopped by SIGTERM: 1 job(s) finished, 1 interrupted"), line
     first = (sweep / "latent_dims=1" / "metrics.json").read_bytes()
     command = line.split("continue with: ", 1)[1]
     env_path = f"{sys.executable.rsplit('/', 1)[0]}:/usr/bin:/bin"

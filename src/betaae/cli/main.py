@@ -176,9 +176,14 @@ def _fail(cfg: DictConfig, error: Exception) -> None:
         return None
     if ours and not tracebacks_wanted(cfg):
         # Exiting here, rather than raising through Hydra, keeps Hydra from adding a line of its own.
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        print(f"{_prefix(error)}: {message}", file=sys.stderr, flush=True)
         sys.exit(error.exit_code)
     raise error
+
+
+def _prefix(error: BaseException) -> str:
+    """`stopped:` for a stop the user asked for (Ctrl-C, SIGTERM), `error:` for everything else."""
+    return "stopped" if isinstance(error, InterruptedRun) else "error"
 
 
 def _stopped(stop: BaseException) -> BetaaeError:
@@ -264,7 +269,7 @@ def main(hydra_main: Callable[[], Any]) -> None:
             raise
         error = _stopped(stop)
         message = sweep_callback.interrupted(error) if isinstance(error, InterruptedRun) else one_line(error)
-        print(f"error: {message}", file=sys.stderr, flush=True)
+        print(f"{_prefix(error)}: {message}", file=sys.stderr, flush=True)
         sys.exit(error.exit_code)
     except (BetaaeError, HydraException, OmegaConfBaseException) as error:
         if tracebacks_wanted():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -52,16 +53,36 @@ def script_path(name: str) -> str:
         return name
     main = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
     folder = main.parent if main is not None and main.name in ("train.py", "invert.py") else None
-    for candidate in (folder, Path(__file__).resolve().parents[2]):
+    for candidate in (folder, Path(__file__).resolve().parents[3]):  # src/betaae/core/ -> the checkout
         if candidate is not None and (candidate / name).is_file():
             return str(candidate / name)
     return name
 
 
+def tool(name: str) -> str:
+    """How to call `python` or `tensorboard` of the environment running now: by its plain name where that is
+    what the shell finds (an activated virtual environment), else by its path (`.venv/bin/python` after
+    `make setup`, where a plain `python` is another one, or none)."""
+    bin_dir = Path(sys.executable).parent
+    own = bin_dir / name
+    if not own.exists() and name == "python":
+        own = Path(sys.executable)
+    found = shutil.which(name)
+    # Not resolved: a virtual environment's python is a link to the base interpreter, yet a different one.
+    if found is not None and Path(os.path.abspath(found)).parent == Path(os.path.abspath(bin_dir)):
+        return name
+    if not own.exists():
+        return name
+    try:
+        return str(own.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(own.absolute())
+
+
 def script(name: str, *overrides: str, env: dict[str, str] | None = None) -> str:
     """`python NAME.py OVERRIDES...`, with environment settings in front when the command needs them."""
     prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
-    return (prefix + " " if prefix else "") + shell("python", script_path(name), *overrides)
+    return (prefix + " " if prefix else "") + shell(tool("python"), script_path(name), *overrides)
 
 
 def pythonpath_for(*modules: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import lightning as L
 import torch
 
-from betaae.core.commands import override, pythonpath_for, script, shell
+from betaae.core.commands import override, pythonpath_for, script, shell, tool
 from betaae.core.job import in_multirun, job_number
 from betaae.learner.callbacks import FollowTheLoad
 from betaae.models.scoring import QUALITY_MARKS
@@ -104,7 +104,9 @@ def print_summary(run: Run, metrics: dict) -> None:
         for mark in QUALITY_MARKS
     )
     files = [
-        n for n in ("metrics.json", "history.csv", "config.yaml", "figures/", "checkpoints/") if (out / n).exists()
+        n
+        for n in ("metrics.json", "history.csv", "config.yaml", "figures/", "checkpoints/")
+        if (out / n).is_file() or ((out / n).is_dir() and any((out / n).iterdir()))
     ]
     lines = [
         f"done in {metrics['wall_time_s']:.1f} s (training {metrics['train_time_s']:.1f} s in all, "
@@ -113,15 +115,17 @@ def print_summary(run: Run, metrics: dict) -> None:
             metrics["train/sse_per_curve"], metrics["val/sse_per_curve"], best, test
         ),
         test_line(metrics),
-        f"time to val SSE per curve: {marks}",
         f"outputs:    {out}/  ({', '.join(files)})",
     ]
-    if metrics.get("best_checkpoint"):
+    if run.datamodule.hparams.family == "beta":  # the marks are Beta's: the notebook's final figure, and the aim
+        lines.insert(3, f"time to val SSE per curve (Beta's marks): {marks}")
+    checkpoints = [out / "checkpoints" / "best.ckpt", out / "checkpoints" / "last.ckpt"]
+    if any(c.is_file() for c in checkpoints):  # what invert.py takes from a run directory (callbacks=none has none)
         target = example_target(run.datamodule)
         extra, env = user_modules_args(run)
         command = script("invert.py", override("ckpt_path", out), *target, *extra, env=env)
         lines.append(f"invert:     {command}")
     log_dir = Path(run.cfg.paths.log_dir).expanduser()
     tensorboard_root = log_dir if out.resolve().is_relative_to(log_dir.resolve()) else out.parent
-    lines.append(f"compare:    tensorboard --logdir {shell(str(tensorboard_root))}")
+    lines.append(f"compare:    {shell(tool('tensorboard'))} --logdir {shell(str(tensorboard_root))}")
     print("\n".join(lines), flush=True)

@@ -64,11 +64,32 @@ def interrupted(error: BetaaeError) -> str:
     rows, _ = summarize(sweep_dir, _active["metric"])
     done = sum(r["status"] == "ok" for r in rows)
     stopped = sum(r["status"] in ("interrupted", "incomplete") for r in rows)
+    failed = sum(r["status"] == "failed" for r in rows)
+    planned = planned_jobs(record.get("overrides", []))
+    waiting = f", {planned - len(rows)} not started" if planned is not None and planned > len(rows) else ""
     what = "Ctrl-C" if error.exit_code == 130 else "SIGTERM"
     return (
         f"sweep stopped by {what}: {done} job(s) finished, {stopped} interrupted (each resumes from its last "
-        f"checkpoint); summary in {sweep_dir / 'summary.csv'}; continue with: {continue_command(record, sweep_dir)}"
+        f"checkpoint){f', {failed} failed' if failed else ''}{waiting}; summary in {sweep_dir / 'summary.csv'}; "
+        f"continue with: {continue_command(record, sweep_dir)}"
     )
+
+
+def planned_jobs(overrides: list[str]) -> int | None:
+    """How many jobs a grid sweep of these overrides runs (None where a sweeper decides: Optuna)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:  # Hydra's parser raises its own errors; the count is only shown when it is known
+        return None
+    count = 1
+    for override_ in parsed:
+        if override_.is_sweep_override():
+            if not override_.is_discrete_sweep():
+                return None
+            count *= len(list(override_.sweep_string_iterator()))
+    return count
 
 
 def kept_result(cfg: DictConfig) -> float | None:

@@ -10,7 +10,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from betaae.core.commands import shell
+from betaae.core.commands import shell, tool
 from betaae.core.files import save_figure, write_csv
 from betaae.runs.hparams import override_key
 from betaae.sweep.naming import job_overrides, short_value
@@ -190,6 +190,6 @@ def report(sweep_dir: Path, metric: str = DEFAULT_METRIC, write: bool = True) ->
     lines += [
         f"summary:    {sweep_dir / 'summary.csv'}, summary.png"
         + ("" if write else " (not rewritten: the sweep directory is not writable by you)"),
-        f"compare:    tensorboard --logdir {shell(str(sweep_dir))}",
+        f"compare:    {shell(tool('tensorboard'))} --logdir {shell(str(sweep_dir))}",
     ]
     return "\n".join(lines), failed
