@@ -65,7 +65,7 @@ def test_the_resume_command_of_an_interrupted_run_works_when_pasted(tmp_path):
     stopped = interrupt([*SMALL, "trainer.max_epochs=40", override("hydra.run.dir", run)], run, after_epochs=1)
     err = stopped.stderr
     assert stopped.returncode == 143, err
-    resumed = paste(printed(err, "error:").split("resume with: ", 1)[1], ROOT)  # where the run was started
+    resumed = paste(printed(err, "stopped:").split("resume with: ", 1)[1], ROOT)  # where the run was started
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert '"epochs": 40' in (run / "metrics.json").read_text()
 

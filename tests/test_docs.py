@@ -224,3 +224,23 @@ def test_train_help_lists_exactly_the_groups_train_takes_each_option_and_the_con
 def test_the_optuna_preset_is_described_with_its_own_number_of_trials():
     trials = OmegaConf.load(CONF / "hparams_search" / "optuna.yaml").hydra.sweeper.n_trials
     assert f"(`hydra.sweeper.n_trials={trials}`)" in (DOCS / "configuration.md").read_text()
+
+
+def documented_tree() -> dict[str, str]:
+    """{entry: what it is} of the run directory drawn in docs/outputs.md."""
+    block = (DOCS / "outputs.md").read_text().split("```\noutputs/train/runs/<date>_<time>/\n", 1)[1].split("```")[0]
+    return dict(re.findall(r"^[├└]── (\S+)\s+(.*)$", block, re.M))
+
+
+def test_every_file_the_outputs_page_draws_is_what_a_run_writes(finished_template):
+    documented = documented_tree()
+    top = {entry.split("/")[0].replace("*", "") for entry in documented}
+    written = {p.name for p in finished_template.iterdir()}
+    for entry, what in documented.items():
+        if what.startswith("only when") or entry.startswith("resumes/"):  # written only then
+            continue
+        matches = list(finished_template.glob(entry.rstrip("/")))
+        assert matches, f"docs/outputs.md draws {entry}, which a run does not write"
+    for name in written:
+        assert any(name.startswith(t) for t in top), f"a run writes {name}, which docs/outputs.md does not draw"
+    assert not (finished_template / "train.log").exists()  # a clean run: nothing logged

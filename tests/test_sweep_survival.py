@@ -9,6 +9,8 @@ import sys
 import pytest
 from helpers import ROOT, TINY, error_lines, interrupt, run_script, run_subprocess
 
+from betaae.core.commands import tool
+
 SMALL = [*TINY, "callbacks.latent_images.every_n_epochs=0"]
 
 
@@ -60,7 +62,7 @@ def test_a_sweep_directory_holding_another_sweep_is_refused_and_left_as_it_is(tm
     other = run_subprocess("train.py", ["-m", *SMALL, "latent_dims=3", f"hydra.sweep.dir={sweep}"])
     assert other.returncode == 2
     (line,) = error_lines(other.stderr)
-    assert "holds another sweep, which is left as it is; continue that one with: python" in line
+    assert f"holds another sweep, which is left as it is; continue that one with: {tool('python')} " in line
     assert (sweep / "sweep.yaml").read_bytes() == record and not (sweep / "latent_dims=3").exists()
 
 

@@ -37,7 +37,7 @@ def test_every_dialect_reads_every_row(tmp_path, text):
 @pytest.mark.parametrize("sep", [",", ";"])
 def test_a_header_is_recognised_by_what_it_holds(tmp_path, bom, sep):
     text = f"{bom}x{sep}beta_2_5{sep}mixture\n0.1{sep}1{sep}2\n0.2{sep}3{sep}4\n"
-    values, x = read_targets(written(tmp_path, text))
+    values, x, _ = read_targets(written(tmp_path, text))
     np.testing.assert_array_equal(x, [0.1, 0.2])
     np.testing.assert_array_equal(values, [[1, 3], [2, 4]])
     _, header = read_table(written(tmp_path, text))

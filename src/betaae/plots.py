@@ -203,6 +203,47 @@ def inversion_samples(
     return fig
 
 
+MAX_TARGET_PANELS = 6
+
+
+def inversion_panels(
+    grid: np.ndarray,
+    panels: list[dict],
+    total: int,
+    checkpoint: str,
+) -> Figure:
+    """One panel per target (at most MAX_TARGET_PANELS: the flagged first): the target's pdf, or its draws, with
+    the decoded pdf and the family's best match, titled with the target's name and whether it is described.
+    Each panel is {label, x, target (log-pdf at x) or draws, decoded, family (or None), described}."""
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = _figure(rows, cols, (3.3, 2.3), top=0.8, left=0.7, wspace=0.6, hspace=0.8, bottom=0.6)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.ravel(), panels):
+        if panel.get("draws") is not None:
+            draws = panel["draws"]
+            inside = draws[(draws >= grid[0]) & (draws <= grid[-1])]
+            ax.hist(inside, bins=30, range=(grid[0], grid[-1]), density=True, color="0.8", label="draws")
+        else:
+            x, target = panel["x"], panel["target"]
+            seen = np.isfinite(target)
+            ax.plot(x[seen], _pdf(target[seen]), "o" if seen.sum() < 40 else "-", markersize=3, label="target")
+        ax.plot(grid, _pdf(panel["decoded"]), "--", label="decoded")
+        if panel.get("family") is not None:
+            ax.plot(grid, _pdf(panel["family"]), ":", label="family's best match")
+        status = "described" if panel["described"] else "NOT DESCRIBED by this model"
+        ax.set_title(
+            _wrap(f"{panel['label']}: {status}", 40), fontsize=8, color="black" if panel["described"] else "C3"
+        )
+        ax.set(xlabel="x", ylabel="pdf")
+        ax.tick_params(labelsize=7)
+    axes.ravel()[0].legend(fontsize=6)
+    shown = f"{len(panels)} of {total} targets shown (flagged first; every one is in inversion.csv)"
+    fig.suptitle(f"Inversion with {checkpoint}: " + (shown if len(panels) < total else f"{total} targets"), fontsize=9)
+    return fig
+
+
 def _wrap(text: str, width: int) -> str:
     import textwrap
 

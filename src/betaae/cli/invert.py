@@ -30,7 +30,7 @@ def read_inputs(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("samples"):
         inputs["samples"] = read_samples(Path(str(cfg.samples)).expanduser())
     if cfg.get("targets"):
-        inputs["rows"], inputs["x"] = read_targets(Path(str(cfg.targets)).expanduser())
+        inputs["rows"], inputs["x"], inputs["names"] = read_targets(Path(str(cfg.targets)).expanduser())
     if cfg.get("x") is not None:
         if inputs.get("x") is not None:
             raise ConfigError("the targets file has an x column already; leave out x=...")
@@ -78,20 +78,30 @@ def targets_for(cfg: DictConfig, model, inputs: dict[str, Any]) -> dict[str, Any
 
     # Checked here, before anything is written, with the name the user gave them; inverted as they are.
     observed = observe(rows, model.grid, x, f"targets={path}", min_points=model.latent_dims + 2)
-    return {"curves": rows, "x": x, "source": path, "observed": observed}
+    return {"curves": rows, "x": x, "source": path, "observed": observed, "names": inputs.get("names")}
 
 
-def warn_out_of_range(params: np.ndarray, model, which: str) -> None:
-    """A warning (not an error) when targets lie outside the ranges the checkpoint was trained on."""
+def warn_out_of_range(
+    params: np.ndarray, model, which: str, labels: list[str] | None = None, boxes: np.ndarray | None = None
+) -> None:
+    """A warning (not an error), naming them, when targets lie outside the ranges the checkpoint was trained on.
+    Fitted parameters count as outside only when their whole 95% interval is (`boxes`, (n, params, 2)): a
+    target on the edge (Beta(2, 5)) is fitted a hair to either side of it, by chance."""
     names = model.family.param_names
     low = np.array([model.ranges[n][0] for n in names])
     high = np.array([model.ranges[n][1] for n in names])
-    outside = ((params < low) | (params > high)).any(axis=1)
+    below, above = (params, params) if boxes is None else (boxes[..., 1], boxes[..., 0])
+    outside = ((below < low) | (above > high)).any(axis=1)
     if outside.any():
         spans = ", ".join(f"{n} in [{lo:g}, {hi:g}]" for n, lo, hi in zip(names, low, high))
+        labels = (
+            labels if labels is not None and len(labels) == len(params) else [f"target {i}" for i in range(len(params))]
+        )
+        chosen = [label for label, out in zip(labels, outside) if out]
+        shown = ", ".join(chosen[:10]) + (f" and {len(chosen) - 10} more" if len(chosen) > 10 else "")
         print(
-            f"warning: {int(outside.sum())} of {len(params)} targets ({which}) lie outside the checkpoint's training "
-            f"ranges ({spans}); their codes are extrapolations",
+            f"warning: {len(chosen)} of {len(params)} targets ({which}) lie outside the checkpoint's training "
+            f"ranges ({spans}): {shown}; their codes are extrapolations",
             file=sys.stderr,
             flush=True,
         )
@@ -117,8 +127,9 @@ def main(cfg: DictConfig) -> float:
     targets = targets_for(cfg, model, inputs)
     source = targets.pop("source")
     observed = targets.pop("observed", None)
+    names = targets.pop("names", None)
     if targets.get("params") is not None:
-        warn_out_of_range(targets["params"], model, "their parameters")
+        warn_out_of_range(targets["params"], model, "their parameters", names)
     result = invert(
         model,
         **(targets if observed is None else {"curves": observed}),
@@ -128,11 +139,15 @@ def main(cfg: DictConfig) -> float:
         fit_params=cfg.fit_params,
         **options,
     )
+    labels = reports.labels_of(result, names)
     if result.params is not None and targets.get("params") is None:
-        warn_out_of_range(result.params[result.fit_ok], model, "their best-matching parameters")
+        fitted = result.fit_ok & result.described
+        found = [label for label, ok in zip(labels, fitted) if ok]
+        boxes = result.param_intervals[0.95][fitted]
+        warn_out_of_range(result.params[fitted], model, "their best-matching parameters", found, boxes)
     summary = reports.inversion_summary(result, model, options, cfg.init, source)
     job.mark_worth_keeping()  # a stop before here leaves nothing; from here on, what is written is kept
-    reports.write_inversion(out, result, summary, model, targets)
-    reports.print_inversion(out, result, summary)
+    reports.write_inversion(out, result, summary, model, targets, labels)
+    reports.print_inversion(out, result, summary, labels)
     value = summary.get("median_residual_decoded_vs_target")
     return float(value) if value is not None else float("nan")

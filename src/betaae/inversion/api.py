@@ -31,6 +31,8 @@ from betaae.models.checkpoints import Checkpointed, rebuild
 
 __all__ = ["InversionResult", "Model", "invert", "load_model"]
 
+NOT_AN_ESTIMATE = "the nearest member of the family to a target the model does not describe: not an estimate"
+
 
 class Model:
     """A trained model and what it was trained on: its family, grid and parameter ranges."""
@@ -179,8 +181,9 @@ class InversionResult:
                 row["residual_family_vs_decoded"] = float(self.residual_family_vs_decoded[i])
                 if self.residual_family_vs_target is not None:
                     row["residual_family_vs_target"] = float(self.residual_family_vs_target[i])
-                row["fit_ok"] = bool(self.fit_ok[i])
-                row["fit_verdict"] = self.fit_verdicts[i]
+                # A family member matched to a target the model does not describe is not an answer.
+                row["fit_ok"] = bool(self.fit_ok[i] and self.described[i])
+                row["fit_verdict"] = self.fit_verdicts[i] if self.described[i] else NOT_AN_ESTIMATE
             if self.true_params is not None:
                 for j, name in enumerate(self.names):
                     row[f"true_{name}"] = float(self.true_params[i, j])

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from betaae.core.files import save_figure, write_csv, write_json
+from betaae.inversion.api import NOT_AN_ESTIMATE
 
 
 def inversion_summary(result, model, options: dict, init: str, source: str) -> dict[str, Any]:
@@ -48,32 +49,79 @@ def inversion_summary(result, model, options: dict, init: str, source: str) -> d
     return summary
 
 
-def write_inversion(out: Path, result, summary: dict, model, targets: dict) -> None:
+def labels_of(result, names: list[str] | None) -> list[str]:
+    """Each target's name: the user's own (a CSV's column headers), else `target i` as in inversion.csv."""
+    if names is not None and len(names) == len(result):
+        return [str(n) for n in names]
+    return [f"target {i}" for i in range(len(result))]
+
+
+def _named(labels: list[str], which: np.ndarray, bound: int = 10) -> str:
+    chosen = [labels[i] for i in np.flatnonzero(which)]
+    more = f" and {len(chosen) - bound} more" if len(chosen) > bound else ""
+    return ", ".join(chosen[:bound]) + more
+
+
+def write_inversion(out: Path, result, summary: dict, model, targets: dict, labels: list[str]) -> None:
     """inversion.json (the summary, and the target's own figures for one target), inversion.csv (one row per
-    target, for several) and inversion.png (the first target)."""
+    target, named as the user named it) and inversion.png (one panel per target, the flagged first)."""
     from betaae import plots
 
-    rows = result.rows()
-    if len(rows) == 1:
-        write_json(out / "inversion.json", {**summary, **rows[0]})
+    rows = [{"name": label, **row} for label, row in zip(labels, result.rows())]
+    write_csv(out / "inversion.csv", rows)
+    write_json(out / "inversion.json", {**summary, **rows[0]} if len(rows) == 1 else summary)
+    checkpoint = Path(model.path).name
+    if len(result) == 1:
+        figure = _one_figure(result, model, targets, checkpoint)
     else:
-        write_csv(out / "inversion.csv", rows)
-        write_json(out / "inversion.json", summary)
+        flagged_first = sorted(range(len(result)), key=lambda i: (bool(result.described[i]), i))
+        shown = flagged_first[: plots.MAX_TARGET_PANELS]
+        decoded = model.decode(result.codes[shown])
+        family = model.curves(result.params[shown]) if result.params is not None else None
+        panels = []
+        for k, i in enumerate(shown):
+            label = labels[i]
+            if result.true_params is not None:
+                label += " (" + ", ".join(f"{n}={v:.3g}" for n, v in zip(result.names, result.true_params[i])) + ")"
+            panel = {
+                "label": label,
+                "decoded": decoded[k],
+                "family": family[k] if family is not None and result.fit_ok[i] and result.described[i] else None,
+                "described": bool(result.described[i]),
+            }
+            if result.kind == "samples":
+                panel["draws"] = np.asarray(targets["samples"][i], dtype=float)
+            else:
+                panel["x"], panel["target"] = _target_curve(model, targets, i)
+            panels.append(panel)
+        figure = plots.inversion_panels(model.grid, panels, len(result), checkpoint)
+    save_figure(out / "inversion.png", figure)
+
+
+def _target_curve(model, targets: dict, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """The x-values and log-pdf values of target i, as given (curves) or made from its parameters."""
+    values = targets.get("curves")
+    values = model.curves(targets["params"][i : i + 1])[0] if values is None else np.asarray(values, dtype=float)[i]
+    x = targets.get("x")
+    return (model.grid if x is None else np.asarray(x, dtype=float)), values
+
+
+def _one_figure(result, model, targets: dict, checkpoint: str):
+    from betaae import plots
+
     decoded = model.decode(result.codes[:1])[0]
     family_curve = model.curves(result.params[:1])[0] if result.params is not None else None
-    checkpoint = Path(model.path).name
     if result.kind == "samples":
-        figure = plots.inversion_samples(model.grid, targets["samples"][0], decoded, family_curve, checkpoint)
-    else:
-        values = targets.get("curves")
-        values = model.curves(targets["params"][:1])[0] if values is None else np.asarray(values, dtype=float)[0]
-        x = targets.get("x")
-        x = model.grid if x is None else np.asarray(x, dtype=float)
-        label = "target"
-        if result.true_params is not None:
-            label = ", ".join(f"{n}={v:.3g}" for n, v in zip(result.names, result.true_params[0]))
-        figure = plots.inversion(model.grid, x, values, decoded, family_curve, label, checkpoint, result.verdicts[0])
-    save_figure(out / "inversion.png", figure)
+        return plots.inversion_samples(model.grid, targets["samples"][0], decoded, family_curve, checkpoint)
+    x, values = _target_curve(model, targets, 0)
+    label = "target"
+    if result.true_params is not None:
+        label = ", ".join(f"{n}={v:.3g}" for n, v in zip(result.names, result.true_params[0]))
+    return plots.inversion(model.grid, x, values, decoded, family_curve, label, checkpoint, result.verdicts[0])
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def _interval(center: float, box: np.ndarray) -> str:
@@ -83,26 +131,28 @@ def _interval(center: float, box: np.ndarray) -> str:
     return f"{center:.{decimals}f} [{box[0]:.{decimals}f}, {box[1]:.{decimals}f}]"
 
 
-def print_inversion(out: Path, result, summary: dict) -> None:
-    """The few lines a user reads: one target in full, or the figures of many."""
+def print_inversion(out: Path, result, summary: dict, labels: list[str]) -> None:
+    """The few lines a user reads: one target in full, or the figures of many with every flagged one named."""
     if len(result) == 1:
         lines = _one_target(result)
     else:
         lines = [
-            f"inverted {len(result)} targets ({result.kind}) with {result.method} in {result.seconds:.2f} s "
-            f"({1000 * summary['seconds_per_target']:.2f} ms per target)",
+            f"inverted {len(result)} targets ({result.kind}) with {result.method} in {_duration(result.seconds)} "
+            f"({_duration(summary['seconds_per_target'])} per target)",
         ]
-        if result.residual_decoded_vs_target is not None:
+        if result.rms_decoded_vs_target is not None:
+            rms = result.rms_decoded_vs_target
             lines.append(
-                f"residual decoded vs target: median {summary['median_residual_decoded_vs_target']:.4g}, "
-                f"max {summary['max_residual_decoded_vs_target']:.4g}"
+                f"residual decoded vs target, RMS per point (log-pdf): median {np.median(rms):.3g}, "
+                f"max {np.max(rms):.3g}"
             )
-        flagged = summary["not_described"]
-        lines.append(
-            f"verdicts:   {len(result) - flagged} described, {flagged} not well described by this model"
-            + (f", {summary['failed_fits']} failed parameter fits" if summary.get("failed_fits") else "")
-            + " (the verdict column of inversion.csv says why)"
-        )
+        flagged = ~result.described
+        line = f"verdicts:   {len(result) - int(flagged.sum())} described, {int(flagged.sum())} not described"
+        if flagged.any():
+            line += f": {_named(labels, flagged)}"
+        lines.append(line)
+        if summary.get("failed_fits"):
+            lines.append(f"failed parameter fits: {_named(labels, ~result.fit_ok)}")
         names = result.names
         if f"median_abs_error_{names[0]}" in summary:
             lines.append(
@@ -111,12 +161,11 @@ def print_inversion(out: Path, result, summary: dict) -> None:
                 + "; inside the 95% intervals: "
                 + ", ".join(f"{n} {summary[f'coverage_95%_{n}']:.0%}" for n in names)
             )
-    files = "inversion.json" + (", inversion.csv" if len(result) > 1 else "") + ", inversion.png"
-    lines.append(f"outputs:    {out}/ ({files})")
+    lines.append(f"outputs:    {out}/ (inversion.json, inversion.csv, inversion.png)")
     print("\n".join(lines), flush=True)
     for i, (ok, text) in enumerate(zip(result.described, result.verdicts)):
         if not ok:
-            where = "" if len(result) == 1 else f"target {i}: "
+            where = "" if len(result) == 1 else f"{labels[i]}: "
             print(f"warning: {where}{text}", file=sys.stderr, flush=True)
 
 
@@ -126,8 +175,8 @@ def _one_target(result) -> list[str]:
     lines = [f"latent code: ({code})  (± one standard error)"]
     if result.residual_decoded_vs_target is not None:
         lines.append(
-            f"residual, decoded vs target: {result.residual_decoded_vs_target[i]:.4g} over "
-            f"{result.observed_points[i]} points ({result.rms_decoded_vs_target[i]:.3g} per point)"
+            f"residual, decoded vs target (log-pdf): RMS {result.rms_decoded_vs_target[i]:.3g} per point over "
+            f"{result.observed_points[i]} points (root-sum-square {result.residual_decoded_vs_target[i]:.4g})"
         )
     if result.ks_p_value is not None:
         outside = f", {result.draws_outside[i]} outside the grid set aside" if result.draws_outside[i] else ""
@@ -147,15 +196,14 @@ def _one_target(result) -> list[str]:
                 f"{n}={_interval(p, box)}"
                 for n, p, box in zip(result.names, result.params[i], result.param_intervals[level][i])
             )
-            lines.append(f"best-matching parameters: {shown} (95% intervals)")
             if result.described[i]:
+                lines.append(f"best-matching parameters: {shown} (95% intervals)")
                 lines.append(f"            {result.fit_verdicts[i]}")
             else:
-                lines.append(
-                    "            the nearest member of the family to a target it does not describe: not an estimate"
-                )
+                nearest = ", ".join(f"{n}={p:.3g}" for n, p in zip(result.names, result.params[i]))
+                lines.append(f"no parameters: {NOT_AN_ESTIMATE} ({nearest})")
         else:
             lines.append(f"best-matching parameters: {result.fit_verdicts[i]}")
     if result.evaluations is not None:
-        lines.append(f"evaluations: {int(result.evaluations[i])}   time: {result.seconds:.3f} s")
+        lines.append(f"evaluations: {int(result.evaluations[i])}   time: {_duration(result.seconds)}")
     return lines

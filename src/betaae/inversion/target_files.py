@@ -120,8 +120,9 @@ def read_table(path: Path, option: str = "targets") -> tuple[np.ndarray, list[st
     return table, header
 
 
-def read_targets(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """(rows, x-values from an `x` column or None) of a target file."""
+def read_targets(path: Path) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """(rows, x-values from an `x` column or None, the targets' names from the header or None) of a target
+    file. Beside an `x` column, each other column is a target and its header cell is its name."""
     table, header = read_table(path)
     if header is not None and "x" in header:
         column = header.index("x")
@@ -129,8 +130,9 @@ def read_targets(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         values = np.delete(table, column, axis=1).T
         if values.shape[0] == 0:
             raise TargetError(f"targets={path}: has an x column but no target column beside it")
-        return values, x
-    return table, None
+        names = [name or f"target {i}" for i, name in enumerate(header[:column] + header[column + 1 :])]
+        return values, x, names
+    return table, None, None
 
 
 def read_x(value, grid_points: int) -> np.ndarray:

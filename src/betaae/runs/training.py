@@ -167,7 +167,9 @@ def fit(run: Run) -> None:
         lightnings = isinstance(stop, SIGTERMException) or (isinstance(stop, SystemExit) and trainer.interrupted)
         if not (lightnings or isinstance(stop, signals.Terminated)):
             raise
-        what, code = ("Ctrl-C", 130) if isinstance(stop, SystemExit) and trainer.interrupted else ("SIGTERM", 143)
+        # SIGTERMException is a SystemExit too, and Lightning marks the trainer interrupted for it as well.
+        ctrl_c = isinstance(stop, SystemExit) and not isinstance(stop, SIGTERMException)
+        what, code = ("Ctrl-C", 130) if ctrl_c else ("SIGTERM", 143)
         last = run.out / "checkpoints" / "last.ckpt"
         if resume is None and trainer.current_epoch == 0 and not last.is_file():
             job.mark_worth_keeping(False)  # stopped before a new run's first epoch ended: nothing to keep
