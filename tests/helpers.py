@@ -3,11 +3,13 @@ real subprocesses, and read back what TensorBoard would show."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import runpy
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -225,3 +227,36 @@ def exact_beta_model(grid_low: float = 0.01, grid_high: float = 0.99, num_points
     data = {"family": "beta", "params": {"alpha": [0.0, 5.0], "beta": [0.0, 5.0]}, "grid_low": grid_low,
             "grid_high": grid_high, "num_points": num_points}  # fmt: skip
     return Model(Checkpointed(ExactBeta().eval().requires_grad_(False), data, "exact-beta", None))
+
+
+@contextlib.contextmanager
+def tensorboard_server(logdir: Path):
+    """A real TensorBoard server on 127.0.0.1 reading logdir; yields its base URL once it answers."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    tensorboard = Path(sys.executable).parent / "tensorboard"
+    server = subprocess.Popen(
+        [str(tensorboard), "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port), "--load_fast=false"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/data/runs", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.time() > deadline:
+                    raise AssertionError("TensorBoard did not start") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -4,6 +4,7 @@ the joblib launcher and the Optuna sweeper, read back with TensorBoard's own eve
 import csv
 import importlib.util
 import json
+import math
 import re
 import shutil
 import statistics
@@ -14,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ROOT, TINY, error_lines, events, hparams_plugin_data, run_subprocess
+from helpers import ROOT, TINY, error_lines, events, hparams_plugin_data, run_subprocess, tensorboard_server
 
-from betaae.runs.hparams import DEFINING, METRICS
+from betaae.runs.hparams import CHANGED, DEFINING, METRICS, RANKING
 from betaae.sweep.naming import short_value
 
 SWEEP = ["-m", "latent_dims=1,2", "optimizer.lr=3e-3,1e-2", *TINY]
@@ -51,75 +52,62 @@ def test_jobs_are_named_by_the_settings_that_vary(sweep):
         assert list((sweep_dir / name).glob("events.out.tfevents.*"))  # the TensorBoard run is the job directory
 
 
-def test_each_job_records_its_settings_and_final_figures_in_a_folder_of_its_own(sweep):
+def test_each_job_records_its_settings_and_ranking_figure_in_its_own_tensorboard_run(sweep):
     sweep_dir, _ = sweep
     assert "_hparams_/experiment" not in hparams_plugin_data(sweep_dir)  # no summary to override the others
     for job in (d for d in sweep_dir.iterdir() if (d / ".hydra").is_dir()):
-        records = hparams_plugin_data(job / "hparams")
+        assert not (job / "hparams").exists()  # one run, one TensorBoard entry
+        records = hparams_plugin_data(job)
         start = records["_hparams_/session_start_info"].session_start_info
-        assert set(start.hparams) == {"latent_dims", "optimizer.lr", *DEFINING}  # no paths, flags, duplicates
+        assert set(start.hparams) == {CHANGED, "latent_dims", "optimizer.lr", *DEFINING}  # no paths or flags
         assert start.hparams["model.hidden"].string_value == "[32]" and not start.group_name
+        assert start.hparams[CHANGED].string_value.startswith(job.name.replace(",", " ").replace("optimizer.", ""))
+        assert "max_epochs=2" in start.hparams[CHANGED].string_value
         assert records["_hparams_/session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
-        folder = events(job / "hparams")
-        assert set(folder.Tags()["scalars"]) == set(METRICS)  # the metric columns, and nothing else
+        run = events(job)
+        assert set(METRICS) <= set(run.Tags()["scalars"])
+        assert sorted(run.Tags()["scalars"])[: len(METRICS)] == list(METRICS)  # the columns TensorBoard ticks
         metrics = json.loads((job / "metrics.json").read_text())
-        for tag in METRICS:
-            (point,) = folder.Scalars(tag)
-            assert point.value == pytest.approx(metrics[tag], rel=1e-6) and point.step == 1
+        (point,) = run.Scalars(RANKING)
+        assert point.value == pytest.approx(metrics["val/sse_per_curve_best"], rel=1e-6) and point.step == 1
+        (point,) = run.Scalars("test/log10_sse_per_curve")
+        assert point.value == pytest.approx(math.log10(metrics["test/sse_per_curve"]), rel=1e-6)
 
 
 def tensorboard_experiment(logdir: Path) -> tuple[dict, list]:
     """What TensorBoard's HPARAMS tab shows for a logdir: its experiment (columns) and session groups (rows),
     from a real TensorBoard server."""
-    import socket
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    tensorboard = Path(sys.executable).parent / "tensorboard"
-    server = subprocess.Popen(
-        [str(tensorboard), "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port), "--load_fast=false"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with tensorboard_server(logdir) as url:
 
-    def post(path: str, body: dict) -> dict:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/data/plugin/hparams/{path}",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "X-XSRF-Protected": "1"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
+        def post(path: str, body: dict) -> dict:
+            request = urllib.request.Request(
+                f"{url}/data/plugin/hparams/{path}",
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json", "X-XSRF-Protected": "1"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
 
-    try:
         deadline, experiment = time.time() + 60, {}
-        while time.time() < deadline:  # until the server is up and has read every run
-            try:
-                experiment = post("experiment", {"experimentName": ""})
-                if len(experiment.get("hparamInfos", [])) > 0 and len(experiment.get("metricInfos", [])) == len(
-                    METRICS
-                ):
-                    groups = post(
-                        "session_groups",
-                        {"experimentName": "", "allowedStatuses": ["STATUS_SUCCESS", "STATUS_UNKNOWN"],
-                         "colParams": [], "startIndex": 0, "sliceSize": 100},
-                    )  # fmt: skip
-                    return experiment, groups.get("sessionGroups", [])
-            except OSError:
-                pass
+        while time.time() < deadline:  # until the server has read every run
+            experiment = post("experiment", {"experimentName": ""})
+            groups = post(
+                "session_groups",
+                {"experimentName": "", "allowedStatuses": ["STATUS_SUCCESS", "STATUS_UNKNOWN"],
+                 "colParams": [], "startIndex": 0, "sliceSize": 100},
+            ).get("sessionGroups", [])  # fmt: skip
+            if len(groups) == 9 and len(experiment.get("metricInfos", [])) >= len(METRICS):
+                return experiment, groups
             time.sleep(0.5)
         raise AssertionError(f"TensorBoard did not show the runs: {experiment}")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.mark.slow  # a real TensorBoard server reading nine runs: about 15 s
 def test_tensorboard_compares_sweeps_and_single_runs_under_one_logdir(sweep, finished_template, tmp_path):
     """Two sweeps and a single run under one logdir: HPARAMS lists what differs across all of them first,
-    the val and test figures as its metrics, and names each row by its path (sweep and job)."""
+    the ranking figure as its first metric, and names each row by its path (sweep and job), once."""
     sweep_dir, _ = sweep
     logdir = tmp_path / "outputs"
     shutil.copytree(sweep_dir, logdir / "sweep_a")
@@ -127,14 +115,14 @@ def test_tensorboard_compares_sweeps_and_single_runs_under_one_logdir(sweep, fin
     shutil.copytree(finished_template, logdir / "single")
     experiment, groups = tensorboard_experiment(logdir)
     infos = {i["name"]: i.get("differs", False) for i in experiment["hparamInfos"]}
-    assert infos["latent_dims"] and infos["optimizer.lr"]  # swept in the sweeps, not set in the single run
+    assert infos[CHANGED] and infos["latent_dims"] and infos["optimizer.lr"]  # swept, not set in the single run
     assert not infos["data.family"]
     first = [i["name"] for i in experiment["hparamInfos"]][: sum(infos.values())]
-    assert all(infos[name] for name in first)  # what differs comes first
-    assert [m["name"]["tag"] for m in experiment["metricInfos"]] == list(METRICS)
+    assert all(infos[name] for name in first) and first[0] == CHANGED  # what differs comes first
+    assert [m["name"]["tag"] for m in experiment["metricInfos"]][: len(METRICS)] == list(METRICS)
     names = sorted(g["name"] for g in groups)
     assert len(names) == 9 and len(set(names)) == 9 and "." not in names
-    assert "sweep_a/latent_dims=1,optimizer.lr=0.003/hparams" in names and "single/hparams" in names
+    assert "sweep_a/latent_dims=1,optimizer.lr=0.003" in names and "single" in names
 
 
 def test_summary_has_one_column_per_swept_setting_rounded_values_and_a_chart(sweep):

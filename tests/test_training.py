@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 
 import lightning as L
 import pytest
@@ -58,10 +59,14 @@ def test_every_scalar_and_image_is_plotted_against_the_epoch(tmp_path, capsys):
     run = events(tmp_path)
     tags = run.Tags()["scalars"]
     assert "epoch" not in tags and not any(t.startswith("hparams") for t in tags)  # no clutter charts
-    assert all(t.split("/")[0] in ("train", "val", "test") for t in tags), tags
+    assert all(t.split("/")[0] in ("train", "val", "test", "ranking") for t in tags), tags
+    for stage in ("train", "val", "test"):  # each stage's SSE per curve also as its log10, point for point
+        raw, log10 = run.Scalars(f"{stage}/sse_per_curve"), run.Scalars(f"{stage}/log10_sse_per_curve")
+        assert [e.step for e in raw] == [e.step for e in log10]
+        assert [math.log10(e.value) for e in raw] == pytest.approx([e.value for e in log10], rel=1e-6)
     for tag in tags:
         steps = [e.step for e in run.Scalars(tag)]
-        assert steps == ([2] if tag.startswith("test/") else [0, 1, 2]), (tag, steps)
+        assert steps == ([2] if tag.startswith(("test/", "ranking/")) else [0, 1, 2]), (tag, steps)
     assert [e.step for e in run.Images("val/reconstructions")] == [0, 1, 2]
     assert set(run.Tags()["images"]) == {
         "val/reconstructions",

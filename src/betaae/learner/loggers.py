@@ -4,6 +4,8 @@
   somewhere the checkpoints do not go). A resumed run starts its event file with a purge marker at the
   first epoch it trains, so TensorBoard drops any points an interrupted attempt logged past its last
   checkpoint and no epoch is shown twice.
+- The SSE per curve of each stage is also logged as its log10 (`val/log10_sse_per_curve`, ...): runs whose
+  errors differ a thousandfold share one chart, and a linear axis still tells the good ones apart.
 - CSV: csv/metrics.csv keeps every epoch logged before a resume (Lightning's CSVLogger deletes the file
   when its directory is not empty); rows of epochs that a resume trains again are replaced. Written
   atomically once per epoch.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from argparse import Namespace
 from pathlib import Path
@@ -23,6 +26,9 @@ from lightning.pytorch.loggers import TensorBoardLogger as LightningTensorBoardL
 from lightning.pytorch.utilities import rank_zero_only
 
 from betaae.core.files import atomic_write_bytes
+
+# The figures TensorBoard also shows as their log10 (`<stage>/log10_<name>`).
+LOG10_OF = ("train/sse_per_curve", "val/sse_per_curve", "test/sse_per_curve")
 
 
 class TensorBoardLogger(LightningTensorBoardLogger):
@@ -41,6 +47,10 @@ class TensorBoardLogger(LightningTensorBoardLogger):
         if resume_epoch is not None:
             kwargs.setdefault("purge_step", resume_epoch)
         super().__init__(save_dir, name, version, default_hp_metric=default_hp_metric, sub_dir=sub_dir, **kwargs)
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        super().log_metrics({**metrics, **log10_views(metrics)}, step)
 
     @rank_zero_only
     def save(self) -> None:
@@ -111,6 +121,18 @@ class CSVLogger(Logger):
     @rank_zero_only
     def finalize(self, status: str) -> None:
         self.save()
+
+
+def log10_views(metrics: dict[str, Any]) -> dict[str, float]:
+    """`<stage>/log10_<name>` for each figure of LOG10_OF that is logged and positive."""
+    views = {}
+    for key in LOG10_OF:
+        value = metrics.get(key)
+        value = float(value) if value is not None else math.nan  # a tensor, from Lightning, or a float
+        if value > 0 and math.isfinite(value):
+            stage, name = key.split("/", 1)
+            views[f"{stage}/log10_{name}"] = math.log10(value)
+    return views
 
 
 def _step(row: dict[str, Any]) -> int:

@@ -1,13 +1,14 @@
 """What TensorBoard's HPARAMS tab shows when runs are compared: the settings that differ, and the final
 val and test figures, across everything under the logdir (one sweep, several, and single runs alike).
 
-Each run writes its HPARAMS record into a folder of its own, `<run>/hparams`: its settings (a session start:
-the settings that define a run, plus any set on its command line), its final figures (METRICS, as scalars
-at its last epoch) and its status (a session end). No experiment summary is written anywhere, so
-TensorBoard computes the table from every run under the logdir it is given: a setting is marked as
-differing, listed first and ticked, when its values differ across those runs, and the metric columns are
-the scalars of the `hparams` folders, which hold METRICS and nothing else. A run is named by its path under
-the logdir, which tells sweep and job apart. Written with TensorBoard's own event writer, without torch.
+Each run writes its HPARAMS record into its own directory, beside its event files, so that TensorBoard
+lists the run once: its settings (a session start: the settings that define a run, plus any set on its
+command line), the figure sweeps rank by (RANKING, a scalar at its last epoch) and its status (a session
+end). No experiment summary is written anywhere, so TensorBoard computes the table from every run under
+the logdir it is given: a setting is marked as differing, listed first and ticked when its values differ
+across those runs, and the metric columns are the run's scalars, in name order, the first five ticked.
+RANKING's name sorts before every other scalar's, so the figure sweeps rank by is the first metric column.
+Written with TensorBoard's own event writer, without torch.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ DEFINING = (
     "scheduler.gamma",
     "data.batch_size",
     "trainer.max_epochs",
+    "seed",
 )
+# A text setting holding every setting the run was given (its command line, or its sweep's values), so that
+# all of them show when more than five differ (TensorBoard ticks five); its name sorts first.
+CHANGED = "changed"
 # Options that change how a run is watched or where it writes, not what it computes: never HPARAMS columns.
 NOT_SETTINGS = (
     "resume",
@@ -43,16 +48,18 @@ NOT_SETTINGS = (
     "verbose",
 )
 
-# The final figures HPARAMS shows (TensorBoard lists them by name): chosen on val, reported on test.
+# The figure sweeps rank by, as HPARAMS's first metric column: its name sorts before "test/", "train/" and
+# "val/" (TensorBoard orders metric columns by name and ticks the first five).
+RANKING = "ranking/val/sse_per_curve_best"
+RANKED_BY = "val/sse_per_curve_best"
+# The metric columns TensorBoard ticks, in its order: the ranking figure, then the test figures.
 METRICS = (
+    RANKING,
+    "test/log10_sse_per_curve",
     "test/sse_per_curve",
     "test/sse_per_curve_edge",
     "test/sse_per_curve_max",
-    "test/sse_per_curve_median",
-    "test/sse_per_curve_p99",
-    "val/sse_per_curve_best",
 )
-FOLDER = "hparams"  # the run's HPARAMS record, beside its own event files
 
 
 def override_key(override: str) -> str:
@@ -74,13 +81,34 @@ def setting(cfg: DictConfig, key: str, choices: Mapping[str, Any] | None = None)
     return value
 
 
-def run_settings(cfg: DictConfig, first: Iterable[str], choices: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The settings of one run: `first` (swept or command-line keys), then the defining ones, no duplicates.
-    TensorBoard lists those whose values differ across the runs it shows first, and ticks the first five."""
+def changed(overrides: Iterable[str]) -> str:
+    """The run's own settings in short: `lr=0.001 seed=2 model=vae` (the last part of each key), or
+    `defaults`."""
+    kept = [o for o in overrides if "=" in o and not override_key(o).startswith(NOT_SETTINGS)]
+    short = [f"{override_key(o).rsplit('.', 1)[-1]}={_short_number(o.split('=', 1)[1])}" for o in kept]
+    return " ".join(dict.fromkeys(short)) or "defaults"
+
+
+def _short_number(value: str) -> str:
+    """A float to 4 significant digits (an Optuna trial's 0.0012142404210404064 as 0.001214); else as given."""
+    if not any(c in value for c in ".eE"):
+        return value
+    try:
+        return f"{float(value):.4g}"
+    except ValueError:
+        return value
+
+
+def run_settings(
+    cfg: DictConfig, first: Iterable[str], choices: Mapping[str, Any] | None = None, overrides: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The settings of one run: CHANGED (from `overrides`), `first` (swept or command-line keys), then the
+    defining ones, no duplicates. TensorBoard lists those whose values differ across the runs it shows first,
+    by name, and ticks the first five."""
     first = [k for k in dict.fromkeys(first) if not k.startswith(NOT_SETTINGS)]
     keys = list(dict.fromkeys([*first, *DEFINING]))
     values = {key: setting(cfg, key, choices) for key in keys}
-    return {k: v for k, v in values.items() if v is not None}
+    return {CHANGED: changed(overrides), **{k: v for k, v in values.items() if v is not None}}
 
 
 def _write(logdir: Path, summaries: list, step: int = 0) -> None:
@@ -113,21 +141,16 @@ def write_session_start(run_dir: Path, settings: Mapping[str, Any]) -> None:
             start.hparams[key].number_value = value
         else:
             start.hparams[key].string_value = str(value)
-    _write(run_dir / FOLDER, [_summary(metadata.SESSION_START_INFO_TAG, session_start_info=start)])
+    _write(run_dir, [_summary(metadata.SESSION_START_INFO_TAG, session_start_info=start)])
 
 
 def write_session_end(run_dir: Path, metrics: Mapping[str, Any], step: int, ok: bool) -> None:
-    """A run's final figures (METRICS) and its status, for the HPARAMS tab."""
+    """A run's ranking figure and its status, for the HPARAMS tab (the test figures are the run's own scalars)."""
     from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
-    values = [
-        Summary.Value(tag=tag, simple_value=float(metrics[tag]))
-        for tag in METRICS
-        if isinstance(metrics.get(tag), (int, float))
-    ]
+    ranked = metrics.get(RANKED_BY)
+    values = [Summary.Value(tag=RANKING, simple_value=float(ranked))] if isinstance(ranked, (int, float)) else []
     status = api_pb2.Status.Value("STATUS_SUCCESS" if ok else "STATUS_FAILURE")
     end = plugin_data_pb2.SessionEndInfo(status=status, end_time_secs=time.time())
-    _write(
-        run_dir / FOLDER, [Summary(value=values), _summary(metadata.SESSION_END_INFO_TAG, session_end_info=end)], step
-    )
+    _write(run_dir, [Summary(value=values), _summary(metadata.SESSION_END_INFO_TAG, session_end_info=end)], step)

@@ -14,6 +14,7 @@ from typing import Any
 
 import lightning as L
 import torch
+import yaml
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -136,6 +137,18 @@ def first_settings() -> list[str]:
     return [hparams.override_key(o) for o in task_overrides()]
 
 
+def given_overrides(run: Run) -> list[str]:
+    """What this run was given: its command line (a sweep job's includes its values); a resume's are the
+    run's first command line, then the resume's own changes."""
+    if run.resume is None:
+        return task_overrides()
+    try:
+        first = yaml.safe_load((run.out / ".hydra" / "overrides.yaml").read_text()) or []
+    except (OSError, yaml.YAMLError):
+        first = []
+    return [*(o for o in first if isinstance(o, str)), *run.resume.overrides]
+
+
 def record_start(run: Run) -> None:
     """What rank 0 writes before training: the config (or this resume's record), the HPARAMS settings, and
     the line about the model."""
@@ -148,7 +161,7 @@ def record_start(run: Run) -> None:
         write_resume_record(run.resume, run.cfg)
     tensorboard = next((lg for lg in run.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
     if tensorboard is not None:
-        settings = hparams.run_settings(run.cfg, first_settings(), choices())
+        settings = hparams.run_settings(run.cfg, first_settings(), choices(), given_overrides(run))
         hparams.write_session_start(Path(tensorboard.log_dir), settings)
     print_start(run)
 
@@ -295,7 +308,8 @@ def write_figures(run: Run, scores: Scores) -> None:
 
 
 def finish_loggers(run: Run, metrics: dict[str, Any]) -> None:
-    """The test figures, at the last epoch, then each logger closed as a success."""
+    """The test figures, at the last epoch, then each logger closed as a success (TensorBoard's with the
+    run's HPARAMS ranking figure and status)."""
     tests = {k: v for k, v in metrics.items() if k.startswith("test/")}
     for logger in run.trainer.loggers:
         logger.log_metrics(tests, step=max(0, metrics["epochs"] - 1))
