@@ -45,7 +45,10 @@ def test_train_script_leaves_checkpoints_events_figures_history_metrics_and_conf
     # The console: one line about the model, a progress bar, then a short summary; no framework chatter.
     assert "model:      AutoEncoder, " in result.stdout and "parameters" in result.stdout
     assert "train: 100%" in result.stderr
-    assert "SSE per curve: train" in result.stdout and f"outputs:    {tmp_path}" in result.stdout
+    assert (
+        "SSE per curve, best checkpoint (epoch 3 of 3): train" in result.stdout
+        and f"outputs:    {tmp_path}" in result.stdout
+    )
     assert "time to val SSE per curve (Beta's marks): 0.038" in result.stdout
     for noise in CHATTER:
         assert noise not in result.stdout + result.stderr, noise

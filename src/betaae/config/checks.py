@@ -356,12 +356,10 @@ def warn_small_latent(latent_dims: int, family: Family) -> None:
     """A code smaller than the family's parameter count cannot hold them: say so before training."""
     count = len(family.parameters)
     if latent_dims < count:
-        print(
-            f"warning: latent_dims={latent_dims} is smaller than the {family.name} family's {count} parameters "
+        job.warn(
+            f"latent_dims={latent_dims} is smaller than the {family.name} family's {count} parameters "
             f"({', '.join(family.param_names)}): {latent_dims} number(s) cannot hold {count}, so reconstructions "
-            f"and inversions will be poor; use latent_dims={count} or more",
-            file=sys.stderr,
-            flush=True,
+            f"and inversions will be poor; use latent_dims={count} or more"
         )
 
 

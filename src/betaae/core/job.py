@@ -6,6 +6,32 @@ import os
 
 from omegaconf import ListConfig
 
+# A folder the sweep's own process makes for its jobs' warnings (and removes when it ends): one file per
+# warning said, so that a warning every job would give is said once per sweep.
+SWEEP_NOTES = "BETAAE_SWEEP_NOTES"
+
+
+def warn(text: str) -> None:
+    """`warning: text` on stderr; in a sweep, once for the whole sweep, naming the first job that said it."""
+    import hashlib
+    import sys
+
+    notes = os.environ.get(SWEEP_NOTES)
+    if notes and in_multirun() and os.path.isdir(notes):
+        from hydra.core.hydra_config import HydraConfig
+
+        mark = os.path.join(notes, hashlib.sha256(text.encode()).hexdigest()[:16])
+        try:
+            os.close(os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            return
+        except OSError:
+            pass  # no note to be made: say it, as a single run would
+        else:
+            job = os.path.basename(HydraConfig.get().runtime.output_dir)
+            text += f" (said once for the sweep; job {job} is the first it applies to)"
+    print(f"warning: {text}", file=sys.stderr, flush=True)
+
 
 def in_multirun() -> bool:
     from hydra.core.hydra_config import HydraConfig

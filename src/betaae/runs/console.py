@@ -3,8 +3,9 @@ invert or resume it, each pasteable in the shell that ran it."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 import torch
@@ -90,12 +91,47 @@ def test_line(metrics: dict) -> str:
     return line
 
 
+def print_scoring(run: Run) -> None:
+    """Before the work that follows the progress bar (a few seconds, longer for a big test set): what it is."""
+    if in_multirun():
+        return
+    from betaae.inversion.verdicts import REFERENCE_CURVES
+
+    test = run.datamodule.hparams.num_test
+    print(
+        f"scoring:    the best checkpoint on {test:,} test curves, then {REFERENCE_CURVES:,} inversions "
+        "(the reference for invert.py's verdicts) and the figures ...",
+        flush=True,
+    )
+
+
+def of_weights(metrics: dict[str, Any]) -> str:
+    """Which weights the summary's figures are of: the best checkpoint's epoch (the progress bar showed the last)."""
+    epoch = metrics.get("best_epoch")
+    if epoch is None:
+        return "final weights"
+    return f"best checkpoint (epoch {epoch} of {metrics['epochs']})"
+
+
+def lowest_val(metrics: dict[str, Any], best: float) -> str:
+    """The lowest val figure of any epoch, where it is not the best checkpoint's own (a model chosen on its
+    val loss, such as a VAE's)."""
+    val = metrics["val/sse_per_curve"]
+    if math.isfinite(best) and abs(best - val) <= 1e-3 * abs(val):
+        return ""
+    return f" (lowest val of any epoch {best:.4g})"
+
+
 def print_summary(run: Run, metrics: dict) -> None:
     """The few lines a user reads at the end of a run (one line in a sweep): figures, and where the files are."""
     out = run.out
     test, best = metrics["test/sse_per_curve"], metrics["val/sse_per_curve_best"]
     if in_multirun():
-        print(f"#{job_number()} {out.name}: val best {best:.4g}, test {test:.4g}, {metrics['train_time_s']:.1f} s")
+        from betaae.sweep.record import progress
+
+        done = progress(out.parent)
+        line = f"#{job_number()} {out.name}: val best {best:.4g}, test {test:.4g}, {metrics['train_time_s']:.1f} s"
+        print(f"{line} ({done})" if done else line, flush=True)
         return
     marks = ", ".join(
         f"{mark:g} after {metrics[f'train_s_to_sse_{mark:g}']:.1f} s"
@@ -110,10 +146,9 @@ def print_summary(run: Run, metrics: dict) -> None:
     ]
     lines = [
         f"done in {metrics['wall_time_s']:.1f} s (training {metrics['train_time_s']:.1f} s in all, "
-        f"{metrics['epochs']} epochs, {metrics['global_step']} steps)",
-        "SSE per curve: train {:.4g} | val {:.4g} (best {:.4g}) | test {:.4g}".format(
-            metrics["train/sse_per_curve"], metrics["val/sse_per_curve"], best, test
-        ),
+        f"{metrics['epochs']} epoch{'' if metrics['epochs'] == 1 else 's'}, {metrics['global_step']} steps)",
+        f"SSE per curve, {of_weights(metrics)}: train {metrics['train/sse_per_curve']:.4g} | "
+        f"val {metrics['val/sse_per_curve']:.4g} | test {test:.4g}{lowest_val(metrics, best)}",
         test_line(metrics),
         f"outputs:    {out}/  ({', '.join(files)})",
     ]

@@ -40,7 +40,7 @@ from betaae.models.base import mean_terms
 from betaae.models.checkpoints import add_reference
 from betaae.models.scoring import QUALITY_MARKS, Scores, late_spikes, score
 from betaae.runs import hparams
-from betaae.runs.console import print_start, print_summary, threads_used, user_modules_args
+from betaae.runs.console import print_scoring, print_start, print_summary, threads_used, user_modules_args
 from betaae.runs.resume import Resume, write_resume_record
 
 
@@ -150,8 +150,7 @@ def given_overrides(run: Run) -> list[str]:
 
 
 def record_start(run: Run) -> None:
-    """What rank 0 writes before training: the config (or this resume's record), the HPARAMS settings, and
-    the line about the model."""
+    """What rank 0 writes before training: the config (or this resume's record) and the HPARAMS settings."""
     job.mark_worth_keeping()
     if not run.trainer.is_global_zero:
         return
@@ -163,13 +162,14 @@ def record_start(run: Run) -> None:
     if tensorboard is not None:
         settings = hparams.run_settings(run.cfg, first_settings(), choices(), given_overrides(run))
         hparams.write_session_start(Path(tensorboard.log_dir), settings)
-    print_start(run)
 
 
 def fit(run: Run) -> None:
     """trainer.fit, with Ctrl-C and SIGTERM turned into a one-line InterruptedRun that says how to resume."""
     trainer, resume = run.trainer, run.resume
     try:
+        if trainer.is_global_zero:  # in the try: a stop that lands just after this line is a stop of training
+            print_start(run)
         with signals.lightning_stops():
             trainer.fit(run.learner, datamodule=run.datamodule, ckpt_path=str(resume.checkpoint) if resume else None)
         if trainer.received_sigterm:  # it came as the last epoch ended: training is complete, the results are not
@@ -204,40 +204,44 @@ def fit(run: Run) -> None:
         ) from None
 
 
-def best_weights(run: Run) -> str | None:
-    """Load the best checkpoint's weights into the learner; its path, or None (then the final weights stay)."""
+def best_weights(run: Run) -> tuple[str | None, int | None]:
+    """Load the best checkpoint's weights into the learner; its path and the epoch it ended (counted from 1),
+    or None, None (then the final weights stay)."""
     ckpt = run.trainer.checkpoint_callback
     best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
     if best and ckpt.dirpath:
         # A run resumed after being moved still remembers its best checkpoint by its old path.
         best = str(Path(ckpt.dirpath) / Path(best).name)
+    epoch = None
     if best:
-        run.learner.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+        checkpoint = torch.load(best, map_location="cpu", weights_only=True)
+        run.learner.load_state_dict(checkpoint["state_dict"])
+        epoch = int(checkpoint.get("epoch", -1)) + 1 or None
     # Lightning's teardown left the model on the CPU; the data is where it trained.
     run.learner.to(run.datamodule.splits["val"][0].device)
-    return best
+    return best, epoch
 
 
 def evaluate(run: Run) -> tuple[dict[str, Any], Scores]:
     """The best checkpoint's figures: the train and val loss terms per curve, and the test set's SSE per
     curve (mean, percentiles, maximum, near the edge); plus the epochs, steps, times and time to quality."""
-    best = best_weights(run)
+    best, best_epoch = best_weights(run)
     datamodule, history, model = run.datamodule, run.history, run.learner.model
     metrics: dict[str, Any] = {}
     for split in ("train", "val"):
         if split in datamodule.splits:
             tensors = datamodule.splits[split]
-            weights = tensors[2] if len(tensors) > 2 else None
-            terms = mean_terms(model, tensors[0], datamodule.hparams.eval_batch_size, weights)
-            metrics.update({f"{split}/{name}_per_curve": value for name, value in terms.items()})
+        else:  # online data keeps no training set: as many fresh training curves as val has
+            device = datamodule.splits["val"][0].device
+            drawn = datamodule.build_split("train", datamodule.hparams.num_val)
+            tensors = tuple(t.to(device, datamodule.dtype) for t in drawn)
+        weights = tensors[2] if len(tensors) > 2 else None
+        terms = mean_terms(model, tensors[0], datamodule.hparams.eval_batch_size, weights)
+        metrics.update({f"{split}/{name}_per_curve": value for name, value in terms.items()})
     scores = score(model, datamodule, "test", device=datamodule.splits["val"][0].device)
     metrics.update(scores.figures("test/"))
     metrics["test_set"] = test_set(datamodule, scores)
     rows = history.rows
-    if "train" not in datamodule.splits:  # online data has no fixed training set: report the last epoch's figure
-        metrics["train/sse_per_curve"] = next(
-            (r["train_sse_per_curve"] for r in reversed(rows) if math.isfinite(r["train_sse_per_curve"])), math.nan
-        )
     vals = [r["val_sse_per_curve"] for r in rows if math.isfinite(r["val_sse_per_curve"])]
     metrics.update(
         {
@@ -250,6 +254,7 @@ def evaluate(run: Run) -> tuple[dict[str, Any], Scores]:
             "threads": threads_used(run.trainer),
             "device": str(run.trainer.strategy.root_device),
             "best_checkpoint": best,
+            "best_epoch": best_epoch,
         }
     )
     return metrics, scores
@@ -328,6 +333,7 @@ def train(cfg: DictConfig, resume: Resume | None = None) -> dict:
         fit(run)
         if not run.trainer.is_global_zero:
             return {}
+        print_scoring(run)
         metrics, scores = evaluate(run)
         metrics["fit_s"] = time.perf_counter() - train_started
         metrics["inversion_reference"] = record_reference(run, metrics.get("best_checkpoint"))

@@ -6,9 +6,13 @@ jobs, resumes interrupted ones from their last.ckpt and runs the ones it had not
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,7 @@ from betaae.config.checks import check_sweep_keys
 from betaae.core.commands import override
 from betaae.core.errors import Abort, BetaaeError, ResourceError, ResumeError, ours_in
 from betaae.core.files import DISK_ERRORS, atomic_write_bytes
+from betaae.core.job import SWEEP_NOTES
 from betaae.runs.directories import (
     check_path_length,
     expand,
@@ -34,7 +39,10 @@ from betaae.sweep.naming import continued
 from betaae.sweep.record import (
     DEFAULT_METRIC,
     RECORD,
+    SWEEP_AT_ONCE,
+    SWEEP_JOBS,
     SWEEP_PID,
+    SWEEP_STARTED,
     continue_command,
     read_record,
     split_overrides,
@@ -73,6 +81,30 @@ def interrupted(error: BetaaeError) -> str:
         f"checkpoint){f', {failed} failed' if failed else ''}{waiting}; summary in {sweep_dir / 'summary.csv'}; "
         f"continue with: {continue_command(record, sweep_dir)}"
     )
+
+
+def quiet_optuna() -> None:
+    """Optuna's own INFO lines (a coloured "study created" line per search) at WARNING: Optuna sets its level
+    when it first logs, after Hydra's logging config, so the config alone cannot."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def plan(config: DictConfig, overrides: list[str]) -> str:
+    """What a new sweep runs, in words: `20 trials of Optuna's TPESampler, 200 epochs each, 1 at a time`."""
+    sweeper = config.hydra.sweeper
+    epochs = config.get("trainer", {}).get("max_epochs")
+    each = f", {epochs} epochs each" if isinstance(epochs, int) else ""
+    if sweeper.get("n_trials") is not None:
+        sampler = str((sweeper.get("sampler") or {}).get("_target_", "")).rsplit(".", 1)[-1] or "its sampler"
+        at_once = sweeper.get("n_jobs") or 1
+        study = "its study in memory" if not sweeper.get("storage") else f"its study in {sweeper.storage}"
+        return f"{sweeper.n_trials} trials of Optuna's {sampler}{each}, {at_once} at a time, {study}"
+    jobs = planned_jobs(overrides)
+    at_once = config.hydra.launcher.get("n_jobs")
+    side = f", {at_once} side by side" if isinstance(at_once, int) and jobs and jobs > 1 else ""
+    return f"{jobs} job{'s' if jobs != 1 else ''}{each}{side}" if jobs else f"its jobs{each}"
 
 
 def planned_jobs(overrides: list[str]) -> int | None:
@@ -175,8 +207,22 @@ class SweepSummary(Callback):
             lock_run(sweep_dir, "hydra.sweep.dir")
             atomic_write_bytes(sweep_dir / RECORD, yaml.safe_dump(record, sort_keys=False).encode())
             swept_settings.cache_clear()
-            print(f"sweep:      {sweep_dir} (one line per job as it ends)", flush=True)
+            print(f"sweep:      {sweep_dir}: {plan(config, overrides)}; one line per job as it ends", flush=True)
         os.environ[SWEEP_PID] = str(os.getpid())
+        notes = tempfile.mkdtemp(prefix="betaae-sweep-notes-")
+        atexit.register(shutil.rmtree, notes, True)  # however the sweep ends
+        os.environ[SWEEP_NOTES] = notes
+        os.environ[SWEEP_STARTED] = str(time.time())
+        sweeper = config.hydra.sweeper
+        if sweeper.get("n_trials") is not None:
+            quiet_optuna()
+        jobs = planned_jobs(overrides) if sweeper.get("n_trials") is None else sweeper.n_trials
+        at_once = sweeper.get("n_jobs") if sweeper.get("n_trials") is not None else config.hydra.launcher.get("n_jobs")
+        os.environ[SWEEP_AT_ONCE] = str(at_once if isinstance(at_once, int) else 1)
+        if jobs:
+            os.environ[SWEEP_JOBS] = str(jobs)
+        else:
+            os.environ.pop(SWEEP_JOBS, None)
         _active.update(dir=sweep_dir, record=earlier or record, metric=metric)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

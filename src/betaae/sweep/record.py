@@ -4,7 +4,9 @@ many jobs run side by side, and whether this process is a sweep's worker."""
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +21,10 @@ RECORD = "sweep.yaml"
 DEFAULT_METRIC = "val/sse_per_curve_best"
 
 SWEEP_PID = "BETAAE_SWEEP_PID"  # set by the sweep's own process, so that its workers know they are workers
+# Set by the sweep's process for its jobs: when this launch began, and how many jobs the sweep has in all.
+SWEEP_STARTED = "BETAAE_SWEEP_STARTED"
+SWEEP_JOBS = "BETAAE_SWEEP_JOBS"
+SWEEP_AT_ONCE = "BETAAE_SWEEP_AT_ONCE"  # how many jobs run side by side
 
 
 def sweep_jobs() -> int:
@@ -35,6 +41,29 @@ def in_worker() -> bool:
     """Whether this process runs jobs for a sweep started by another process (the joblib launcher's)."""
     pid = os.environ.get(SWEEP_PID)
     return bool(pid) and pid != str(os.getpid())
+
+
+def progress(sweep_dir: Path) -> str:
+    """For a job's line as it ends: how many of the sweep's jobs have ended and, from this launch's pace so
+    far, about how long the rest take (`3 of 20 ended, about 4 min left`); empty where the count is unknown."""
+    try:
+        total, started = int(os.environ[SWEEP_JOBS]), float(os.environ[SWEEP_STARTED])
+    except (KeyError, ValueError):
+        return ""
+    ended = ended_now = 0
+    for job in (d for d in sweep_dir.iterdir() if (d / ".hydra").is_dir()):
+        marks = [m for m in (job / "metrics.json", job / "error.txt") if m.is_file()]
+        if marks:
+            ended += 1
+            ended_now += any(m.stat().st_mtime >= started for m in marks)
+    left = max(0, total - ended)
+    text = f"{min(ended, total)} of {total} ended"
+    if left and ended_now:
+        at_once = max(1, int(os.environ.get(SWEEP_AT_ONCE) or 1))
+        job_seconds = (time.time() - started) / math.ceil(ended_now / at_once)  # jobs end in rounds of at_once
+        seconds = job_seconds * math.ceil(left / at_once)
+        text += f", about {seconds / 60:.0f} min left" if seconds >= 90 else f", about {seconds:.0f} s left"
+    return text
 
 
 def split_overrides(overrides: list[str], sweeper_params: list[str]) -> tuple[list[str], list[str]]:
