@@ -250,38 +250,81 @@ def _wrap(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(text, width))
 
 
+def _wrap_setting(label: str, width: int = 36) -> str:
+    """A job's name on lines of about `width` characters, broken after its commas (between settings)."""
+    import re
+
+    lines, line = [], ""
+    for part in re.split(r",(?![^\[]*\])", label):  # the commas between settings, not those inside a [list]
+        piece = f"{line},{part}" if line else part
+        if line and len(piece) > width:
+            lines.append(line + ",")
+            line = part
+        else:
+            line = piece
+    return "\n".join([*lines, line])
+
+
 def sweep_summary(
     labels: list[str], values: list[float], metric: str, points: list[list[float]] | None = None
 ) -> Figure:
-    """The optimized metric of each job (or each setting, over its seeds) of a sweep, best first, each bar
-    labelled with its value; with `points`, each bar is a mean with its seeds' values marked and its standard
-    deviation as an error bar."""
-    width = max(len(label) for label in labels) * (0.068 if len(labels) <= 20 else 0.052) + 0.3
-    fig, axes = _figure(1, 1, (5.0, 0.24 * max(len(labels), 4)), left=width, right=0.2, top=0.5, bottom=0.7)
-    ax = axes[0, 0]
+    """The optimized metric of each job (or each setting, over its seeds) of a sweep, best first: a dot per
+    job (a mean with its standard deviation as a bar, and each seed as a small dot beneath it), on a log axis,
+    its value written in a column of its own to the right, where nothing else is drawn."""
+    from matplotlib.transforms import blended_transform_factory
+
+    small = len(labels) > 20  # many rows: smaller type, longer lines
+    names = [_wrap_setting(label, 80 if small else 36) for label in labels]
+    lines = max(name.count("\n") + 1 for name in names)
+    chars = max(len(line) for name in names for line in name.split("\n"))
     spread = [float(np.std(p, ddof=1)) if p and len(p) > 1 else 0.0 for p in points] if points else None
-    bars = ax.barh(range(len(labels)), values, color="C0", alpha=0.6 if points else 1.0)
     if points:
-        ax.errorbar(values, range(len(labels)), xerr=spread, fmt="none", ecolor="0.2", capsize=3, linewidth=1)
-        for row, seeds in enumerate(points):
-            ax.scatter(seeds, [row] * len(seeds), s=12, color="k", zorder=3, label="one seed" if row == 0 else None)
-        ax.legend(fontsize=7, loc="lower right")
-        texts = [f"{v:.3g} ± {sd:.2g} ({len(p)} seeds)" for v, sd, p in zip(values, spread, points)]
+        texts = [f"{v:.3g} ± {float(f'{sd:.2g}'):g} ({len(p)} seeds)" for v, sd, p in zip(values, spread, points)]
     else:
         texts = [f"{v:.3g}" for v in values]
-    ax.bar_label(bars, labels=texts, padding=3, fontsize=8)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8 if len(labels) <= 20 else 6)
+    right = max(len(t) for t in texts) * 0.065 + 0.3
+    row_height = (0.14 if small else 0.2) * lines + 0.1
+    fig, axes = _figure(
+        1,
+        1,
+        (4.2, row_height * max(len(labels), 3)),
+        left=chars * (0.048 if small else 0.062) + 0.3,
+        right=right,
+        top=0.55,
+        bottom=0.65,
+    )
+    ax = axes[0, 0]
+    rows = np.arange(len(labels))
+    if points:
+        ax.errorbar(values, rows, xerr=spread, fmt="o", color="C0", ecolor="C0", capsize=3, markersize=5, zorder=3)
+        for row, seeds in enumerate(points):  # just below the mean's marker, so neither hides the other
+            ax.scatter(seeds, [row + 0.22] * len(seeds), s=9, color="0.35", zorder=2)
+    else:
+        ax.scatter(values, rows, s=25, color="C0", zorder=3)
+    for row in rows:
+        ax.axhline(row, color="0.9", linewidth=0.6, zorder=0)
+    place = blended_transform_factory(ax.transAxes, ax.transData)
+    for row, text in zip(rows, texts):
+        ax.text(1.02, row, text, transform=place, va="center", ha="left", fontsize=8, clip_on=False)
+    ax.set_yticks(rows, names, fontsize=8 if not small else 6)
     ax.set_ylim(len(labels) - 0.5, -0.5)  # best at the top, no empty margin
     ax.set_xscale("log")
     everything = [*values, *(v for p in points or [] for v in p)]
     low, high = min(everything), max(everything)
+    if points:
+        low = min(low, *(max(v - sd, low / 3) for v, sd in zip(values, spread)))
+        high = max(high, *(v + sd for v, sd in zip(values, spread)))
     decades = np.log10(high / low) if low > 0 else 0
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 2 else (1.0,), numticks=30))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlim(low / 1.5, high * (6 if points else 2.5))  # room for the value labels
-    what = "settings, mean over seeds" if points else "jobs"
-    ax.set(xlabel=f"{metric} (lower is better)", title=f"Sweep of {len(labels)} {what}, best first")
+    ax.set_xlim(low / 1.3, high * 1.3)
+    if points:
+        title = f"Sweep of {len(labels)} settings, best first: mean ± sd over seeds (grey: each seed)"
+    else:
+        title = f"Sweep of {len(labels)} jobs, best first"
+    ax.set_xlabel(f"{metric} (lower is better; log scale)")
+    ax.set_title(title, fontsize=9)
     return fig
 
 
