@@ -5,6 +5,7 @@ import json
 import re
 import sys
 
+import numpy as np
 import pytest
 import torch
 from helpers import ROOT, TINY, error_lines, run_subprocess
@@ -53,6 +54,28 @@ def test_the_family_example_registers_and_computes_its_log_density(examples):
     grid = make_grid(*family.default_grid, 50).double()
     rate = torch.tensor([[0.5], [2.0]], dtype=torch.float64)
     torch.testing.assert_close(family.log_pdf(grid, rate), -rate * grid + rate.log())
+
+
+def test_the_family_that_is_not_exponential_matches_scipy(examples):
+    from scipy import stats
+
+    family = get_family("laplace")
+    assert family.name == "myfamilies.Laplace" and family.label == "laplace"
+    grid = make_grid(*family.default_grid, 50).double()
+    params = torch.tensor([[-0.5, 0.7], [0.9, 1.8]], dtype=torch.float64)
+    expected = [stats.laplace.logpdf(grid.numpy(), loc=loc, scale=scale) for loc, scale in params.tolist()]
+    torch.testing.assert_close(family.log_pdf(grid, params), torch.from_numpy(np.stack(expected)))
+
+
+def test_the_documented_laplace_command_trains_and_names_the_family_by_its_registered_name(examples, tmp_path):
+    text = (ROOT / "docs" / "extending.md").read_text()
+    (line,) = [ln for ln in text.splitlines() if "myfamilies.Laplace" in ln and ln.startswith("PYTHONPATH")]
+    args = line.split("#")[0].split()[3:]  # after PYTHONPATH=plugins python train.py
+    small = [*TINY, "latent_dims=1", "callbacks.latent_images.every_n_epochs=0", f"hydra.run.dir={tmp_path}"]
+    result = run("train.py", [*args, *small], examples)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "smaller than the laplace family's 2 parameters (loc, scale)" in result.stderr
+    assert "family: myfamilies.Laplace" in (tmp_path / "config.yaml").read_text()
 
 
 def test_the_model_example_follows_the_interface(examples):

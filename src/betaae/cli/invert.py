@@ -41,8 +41,8 @@ def read_inputs(cfg: DictConfig) -> dict[str, Any]:
 def targets_for(cfg: DictConfig, model, inputs: dict[str, Any]) -> dict[str, Any]:
     """api.invert's target arguments, now that the checkpoint's family and grid are known."""
     family, names = model.family, model.family.param_names
-    check_added_keys(job.task_overrides(), names, family.name)
-    given = given_params(cfg, names, family.name)
+    check_added_keys(job.task_overrides(), names, family.label)
+    given = given_params(cfg, names, family.label)
     if given is not None and (inputs.get("rows") is not None or inputs.get("samples") is not None):
         raise ConfigError("give either targets=FILE (or samples=FILE) or one target (params=, or by name), not both")
     if inputs.get("samples") is not None:
@@ -58,7 +58,7 @@ def targets_for(cfg: DictConfig, model, inputs: dict[str, Any]) -> dict[str, Any
     if rows is None:
         example = "alpha=A beta=B, " if names == SHORTCUTS else ""
         raise ConfigError(
-            f"give a target: {example}params=[{','.join(names)}] (the {family.name} family's parameters), "
+            f"give a target: {example}params=[{','.join(names)}] (the {family.label} family's parameters), "
             "targets=FILE or samples=FILE"
         )
     path, x = str(cfg.targets), inputs.get("x")

@@ -147,7 +147,7 @@ def signature_keys(cls: type) -> set[str] | None:
 def check_ranges(family: Family, params: Mapping[str, Any] | None, section: str = "data.params") -> None:
     """Each given [low, high] range names one of the family's parameters and stays inside its constraint."""
     params = params or {}
-    require_known_keys(f"{section}.", params, family.param_names, f"of the {family.name} family")
+    require_known_keys(f"{section}.", params, family.param_names, f"of the {family.label} family")
     for parameter in family.parameters:
         bounds = plain(params.get(parameter.name))
         if bounds is None:
@@ -170,7 +170,7 @@ def validate_data(data: DictConfig) -> Family:
     grid_low = family.default_grid[0] if data.get("grid_low") is None else data.grid_low
     grid_high = family.default_grid[1] if data.get("grid_high") is None else data.grid_high
     if not support.check(grid_low):
-        fail("data.grid_low", grid_low, f"must lie inside the {family.name} support {support.notation}")
+        fail("data.grid_low", grid_low, f"must lie inside the {family.label} support {support.notation}")
     if not (support.check(grid_high) and is_number(grid_low) and grid_high > grid_low):
         fail("data.grid_high", grid_high, f"must be > data.grid_low ({grid_low}) and inside {support.notation}")
     check_values("data.", data, DATA_RULES)
@@ -357,7 +357,7 @@ def warn_small_latent(latent_dims: int, family: Family) -> None:
     count = len(family.parameters)
     if latent_dims < count:
         job.warn(
-            f"latent_dims={latent_dims} is smaller than the {family.name} family's {count} parameters "
+            f"latent_dims={latent_dims} is smaller than the {family.label} family's {count} parameters "
             f"({', '.join(family.param_names)}): {latent_dims} number(s) cannot hold {count}, so reconstructions "
             f"and inversions will be poor; use latent_dims={count} or more"
         )

@@ -190,6 +190,10 @@ class Registry(Generic[T]):
                 return name
         return f"{item.__module__}.{item.__qualname__}"
 
+    def label(self, item: T) -> str:
+        """How to name an item to a person: its registered name (`laplace`), else its class name."""
+        return next((name for name, known in self._items.items() if known is item), item.__qualname__)
+
     def __contains__(self, name: object) -> bool:
         return name in self._items
 

@@ -41,7 +41,13 @@ class Family:
 
     @property
     def name(self) -> str:
+        """How a file names the family so that a fresh process finds it: `beta`, or `myfamilies.Laplace`."""
         return FAMILIES.ref(type(self))
+
+    @property
+    def label(self) -> str:
+        """How a message names it to a person: its registered name (`laplace`), else its class name."""
+        return FAMILIES.label(type(self))
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -316,7 +316,7 @@ def _invert_curves(
     # The intervals take the whole residual as noise (the textbook estimate, RSS / (m - d), which a misfit
     # only widens); the verdict's margin takes only its part that is not smooth, the white noise.
     white = noise if noise_sd is not None else np.sqrt(np.maximum(rms**2 - np.maximum(misfit, 0.0), 0.0))
-    verdicts = judge_fit(rms, misfit, white, pairs, reference, model.family.name, noise_sd is not None)
+    verdicts = judge_fit(rms, misfit, white, pairs, reference, model.family.label, noise_sd is not None)
     result = InversionResult(
         kind="params" if true_params is not None else "curves",
         method=found.method,
@@ -348,7 +348,7 @@ def _fit_parameters(model, result, decoded, codes, cov, dof, observations: Obser
     fitted, to_decoded = fit_family(model.family, model.loaded.grid, decoded, low, high)
     uncertainty = parameter_uncertainty(model.family, model.loaded.grid, fitted, model.module, codes, cov, dof)
     rms_fit = (to_decoded / math.sqrt(decoded.shape[1])).numpy()
-    judged = judge_parameters(rms_fit, model.reference, model.family.name)
+    judged = judge_parameters(rms_fit, model.reference, model.family.label)
     result.params, result.param_se = fitted.numpy(), uncertainty.se
     result.param_intervals = {level: uncertainty.interval(level) for level in LEVELS}
     result.parameter_uncertainty = uncertainty

@@ -279,7 +279,7 @@ class CurveDataModule(L.LightningDataModule):
                 row = params[int((~finite).nonzero()[0, 0])].tolist()
                 values = ", ".join(f"{k}={v:.4g}" for k, v in zip(self.family.param_names, row))
                 raise ConfigError(
-                    f"data.params={self.hparams.params}: the {self.family.name} log-pdf is not finite on the grid "
+                    f"data.params={self.hparams.params}: the {self.family.label} log-pdf is not finite on the grid "
                     f"[{self.hparams.grid_low}, {self.hparams.grid_high}] for {values}; narrow the ranges or the grid"
                 )
             self.splits[split] = tuple(t.to(device, self.dtype) for t in tensors)

@@ -286,7 +286,7 @@ def write_figures(run: Run, scores: Scores) -> None:
     grid = datamodule.grid.cpu().numpy()
     names = list(datamodule.family.param_names)
     curves, params = (t.cpu().float() for t in datamodule.splits["preview"])
-    family = datamodule.family.name
+    family = datamodule.family.label
     save_figure(
         figures / "sample_curves.png",
         plots.sample_curves(grid, curves[:5].numpy(), params[:5].numpy(), names, family),
