@@ -221,6 +221,21 @@ def test_train_help_lists_exactly_the_groups_train_takes_each_option_and_the_con
                 assert word == "-m" or word.split("=")[0].lstrip("+~").split(".")[0] in folders | top, word
 
 
+def test_invert_help_lists_every_option_invert_takes_and_the_configuration_page_has_them(capsys):
+    from helpers import run_script
+
+    code_, out, _ = run_script("invert.py", ["--help"], capsys)
+    assert code_ == 0 and out.startswith("invert.py: ")
+    block = out.split("Options (key=value):\n", 1)[1].split("\n\n", 1)[0]
+    listed = {name for line in block.splitlines() for name in re.split(r",\s*", re.split(r"\s{2,}", line.strip())[0])}
+    config = OmegaConf.load(CONF / "invert.yaml")
+    top = {k for k in config if k not in ("defaults", "task_name", "paths")} | {"paths.log_dir", "method"}
+    assert listed == top
+    page = (DOCS / "configuration.md").read_text()
+    for key in top:
+        assert f"`{key}`" in page, key
+
+
 def test_the_optuna_preset_is_described_with_its_own_number_of_trials():
     trials = OmegaConf.load(CONF / "hparams_search" / "optuna.yaml").hydra.sweeper.n_trials
     assert f"(`hydra.sweeper.n_trials={trials}`)" in (DOCS / "configuration.md").read_text()
