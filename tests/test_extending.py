@@ -3,6 +3,7 @@ written into a temporary folder, and used through the public registries and the 
 
 import json
 import re
+import subprocess
 import sys
 
 import numpy as np
@@ -76,6 +77,14 @@ def test_the_documented_laplace_command_trains_and_names_the_family_by_its_regis
     assert result.returncode == 0, result.stderr[-3000:]
     assert "smaller than the laplace family's 2 parameters (loc, scale)" in result.stderr
     assert "family: myfamilies.Laplace" in (tmp_path / "config.yaml").read_text()
+    # The invert line it prints runs as pasted into bash (its PYTHONPATH and extensions included).
+    (command,) = [ln.split(":", 1)[1].strip() for ln in result.stdout.splitlines() if ln.startswith("invert:")]
+    assert "extensions=[myfamilies]" in command
+    pasted = subprocess.run(
+        ["bash", "-c", f"{command} hydra.run.dir={tmp_path / 'inv'}"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert pasted.returncode == 0, pasted.stderr[-2000:]
+    assert (tmp_path / "inv" / "inversion.json").is_file()
 
 
 def test_the_model_example_follows_the_interface(examples):

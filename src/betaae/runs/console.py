@@ -67,7 +67,8 @@ def user_modules_args(run) -> tuple[list[str], dict[str, str]]:
     modules = user_modules(run)
     if not modules:
         return [], {}
-    return [override("extensions", f"[{','.join(modules)}]")], pythonpath_for(*modules)
+    # A list, not a quoted string (which override() would make of it): module names need no quoting in Hydra.
+    return [f"extensions=[{','.join(modules)}]"], pythonpath_for(*modules)
 
 
 def example_target(datamodule) -> list[str]:
