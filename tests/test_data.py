@@ -176,3 +176,26 @@ def test_splits_that_do_not_fit_in_memory_are_refused_before_anything_is_built()
     assert dm.splits == {}
     online = CurveDataModule(num_train=1_000_000_000, online=True)
     assert online.memory_needed() < 2**30  # online: only val and test are stored
+
+
+def test_the_relative_figure_is_one_for_a_model_that_returns_the_family_mean_curve_and_zero_for_a_perfect_one():
+    """sse_relative divides the mean SSE by the family's spread (variance across curves, summed over the
+    grid): a model that always answers the (weighted) mean curve leaves all of it, one that copies leaves none."""
+    from betaae.models.scoring import score
+
+    for family in ("beta", "normal"):
+        dm = CurveDataModule(family=family, num_test=4000, chunk_size=1500)
+        curves, _, weights = dm.build_split("test", 4000)
+        mean_curve = (weights.double() @ curves.double()) / weights.double().sum()
+
+        class Mean(torch.nn.Module):
+            def __init__(self, curve: torch.Tensor | None) -> None:
+                super().__init__()
+                self.curve, self.w = curve, torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+
+            def reconstruct(self, x):
+                return x if self.curve is None else self.curve.to(x.dtype).expand_as(x)
+
+        figures = score(Mean(mean_curve).double(), dm, "test").figures()
+        assert figures["test/sse_relative"] == pytest.approx(1.0, rel=1e-6), family
+        assert score(Mean(None).double(), dm, "test").figures()["test/sse_relative"] == 0.0

@@ -117,8 +117,16 @@ def test_refused_runs_get_one_line_and_leave_no_directory(override, message, tmp
     assert not run.exists()  # no .hydra/, train.log or error.txt is left behind
 
 
-def test_a_log_dir_too_long_for_the_file_system_is_refused_before_anything_is_made(tmp_path, capsys):
-    deep = tmp_path / ("x" * 250) / ("y" * 250) / ("z" * 3500)
+@pytest.mark.parametrize("over", [3500, 10])  # far over; and a log_dir that fits while its run directory does not
+def test_a_log_dir_too_long_for_the_file_system_is_refused_before_anything_is_made(tmp_path, capsys, over):
+    deep = tmp_path / ("x" * 250) / ("y" * 250)
+    if over > 100:
+        deep = deep / ("z" * over)
+    else:  # names of 200 bytes (each allowed) up to `over` bytes under PATH_MAX: train/runs/<time> crosses it
+        while len(str(deep)) + 201 < 4096 - over:
+            deep = deep / ("z" * 200)
+        deep = deep / ("z" * (4096 - over - len(str(deep)) - 1))
+        assert len(str(deep)) == 4096 - over
     code, _, err = run_script("train.py", [*SMALL, f"paths.log_dir={deep}"], capsys)
     assert code == 2
     (line,) = error_lines(err)

@@ -3,9 +3,14 @@
 A model is scored on the test set (data.num_test curves from data.test_seed, the same for every run of a
 family and ranges) by the per-curve SSE over the grid: its mean, median, 90th and 99th percentiles and
 maximum, the mean near a degenerate range end (min(alpha, beta) <= 0.01 for the Beta family) and a map of
-the error over the parameters. The test curves are importance-sampled (betaae.learner.datamodule), so every figure is a
-weighted estimate for curves drawn uniformly from the training ranges; its spread from one draw of the
-test set to another is measured in docs/performance.md.
+the error over the parameters. Beside them, a scale-free figure: the mean SSE per curve divided by the
+spread of the family's own curves (the variance across curves at each grid point, summed over the grid),
+the share of that spread the model does not reconstruct; it compares families and grids, where SSE per curve
+does not (a normal family's log-densities span hundreds of units on its grid, a Beta's a few).
+
+The test curves are importance-sampled (betaae.learner.datamodule), so every figure is a weighted estimate
+for curves drawn uniformly from the training ranges; its spread from one draw of the test set to another is
+measured in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class Scores:
     low: np.ndarray  # (k,) the parameter ranges
     high: np.ndarray
     edges: np.ndarray  # (k,) bool: parameters with a degenerate range end (betaae.learner.datamodule.edge_parameters)
+    spread: float = math.nan  # the curves' variance across curves, summed over the grid (weighted, like the SSE)
 
     def mean(self, mask: np.ndarray | None = None) -> float:
         w = self.weights if mask is None else self.weights * mask
@@ -77,6 +83,8 @@ class Scores:
         }
         if self.edges.any():
             figures[f"{prefix}sse_per_curve_edge"] = self.mean(self.near_edge())
+        if self.spread > 0:
+            figures[f"{prefix}sse_relative"] = self.mean() / self.spread
         return figures
 
 
@@ -88,12 +96,18 @@ def score(model, datamodule, split: str = "test", n: int | None = None, device: 
     dtype = next(model.parameters()).dtype
     n = n or (datamodule.hparams.num_test if split == "test" else datamodule.hparams.num_val)
     errors, params, weights = [], [], []
+    total = first = second = 0.0  # weighted sums of 1, y and y**2 at each grid point, for the spread
     for curves, chunk_params, chunk_weights in datamodule.chunks(split, n):
+        total = total + chunk_weights.sum()
+        first = first + chunk_weights @ curves
+        second = second + chunk_weights @ curves.pow(2)
         curves = curves.to(device, dtype)
         errors.append((model.reconstruct(curves) - curves).double().pow(2).sum(dim=1).cpu())
         params.append(chunk_params)
         weights.append(chunk_weights)
     model.train(was_training)
+    mean = first / total
+    spread = float((second / total - mean.pow(2)).clamp_min(0).sum())
     return Scores(
         torch.cat(errors).numpy(),
         torch.cat(params).numpy(),
@@ -102,4 +116,5 @@ def score(model, datamodule, split: str = "test", n: int | None = None, device: 
         datamodule.low.numpy(),
         datamodule.high.numpy(),
         datamodule.edges.numpy(),
+        spread,
     )

@@ -86,6 +86,8 @@ def test_line(metrics: dict) -> str:
         f"{label} {metrics[f'test/sse_per_curve{key}']:.3g}"
         for label, key in (("mean", ""), ("median", "_median"), ("p90", "_p90"), ("p99", "_p99"), ("max", "_max"))
     )
+    if isinstance(metrics.get("test/sse_relative"), float):
+        figures += f"; {metrics['test/sse_relative']:.2g} of the family's spread"
     line = f"test set:   {figures} ({metrics['test_set']['curves']:,} curves, the same for every run)"
     if "test/sse_per_curve_edge" in metrics:
         line += f"; {metrics['test_set']['edge']}: {metrics['test/sse_per_curve_edge']:.3g}"

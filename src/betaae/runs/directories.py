@@ -47,7 +47,7 @@ def _first_missing(path: Path) -> Path | None:
     """The topmost ancestor of path (or path itself) that does not exist yet, or None if path exists."""
     missing = None
     for candidate in [path, *path.parents]:
-        if candidate.exists():
+        if _exists(candidate):
             break
         missing = candidate
     return missing
@@ -97,10 +97,18 @@ def remove_created(path: str | os.PathLike) -> None:
         return
 
 
+def _exists(path: Path) -> bool:
+    """Path.exists, with a path the file system cannot even look up (too long: ENAMETOOLONG) as missing."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
 def check_path_length(path: str, option: str) -> None:
     """Refuse, before anything is created, a directory whose files would exceed the file system's limits."""
     absolute = os.path.abspath(path)
-    existing = next(p for p in [Path(absolute), *Path(absolute).parents] if p.exists())
+    existing = next(p for p in [Path(absolute), *Path(absolute).parents] if _exists(p))
     try:
         name_max = os.pathconf(existing, "PC_NAME_MAX")
         path_max = os.pathconf(existing, "PC_PATH_MAX")

@@ -18,7 +18,13 @@ from betaae.sweep.record import DEFAULT_METRIC, swept_settings
 
 SEED = "seed"
 
-FIGURES = ("val/sse_per_curve_best", "test/sse_per_curve", "test/sse_per_curve_median", "train_time_s")
+FIGURES = (
+    "val/sse_per_curve_best",
+    "test/sse_per_curve",
+    "test/sse_per_curve_median",
+    "test/sse_relative",
+    "train_time_s",
+)
 
 
 def job_status(job_dir: Path) -> str:
@@ -151,7 +157,12 @@ def _cell(row: dict[str, Any], name: str, fmt: str) -> str:
 
 def table(rows: list[dict[str, Any]], varying: list[str], metric: str, limit: int = 20) -> str:
     """The sweep's jobs (or settings), best first, as aligned columns of the swept settings and key figures."""
-    formats = {metric: "{:.4g}", "test/sse_per_curve": "{:.4g}", "train_time_s": "{:.1f}"}
+    formats = {
+        metric: "{:.4g}",
+        "test/sse_per_curve": "{:.4g}",
+        "test/sse_relative": "{:.3g}",
+        "train_time_s": "{:.1f}",
+    }
     header = [*varying, *formats, "status"]
     lines = []
     for row in rows[:limit]:
