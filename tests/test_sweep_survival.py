@@ -128,6 +128,7 @@ def test_a_continued_sweep_runs_again_a_job_whose_results_were_damaged_and_keeps
     assert again.returncode == 0, again.stderr[-2000:]
     assert "Warning" not in again.stderr and "job failed" not in again.stderr
     assert "seed=2: kept (finished before)" in again.stdout
+    assert "continued: 1 job(s) finished before are kept" in again.stdout  # not the damaged one
     assert isinstance(json.loads((sweep / "seed=1" / "metrics.json").read_text()), dict)
     assert (sweep / "seed=2" / "metrics.json").read_bytes() == kept
     assert [r["status"] for r in read_summary(sweep)] == ["ok", "ok", "over seeds"]

@@ -124,6 +124,17 @@ def planned_jobs(overrides: list[str]) -> int | None:
     return count
 
 
+def finished_metrics(job_dir: Path) -> dict | None:
+    """The metrics of a job that finished and whose metrics.json is whole; None for any other job."""
+    if job_status(job_dir) != "ok":
+        return None
+    try:
+        metrics = json.loads((job_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return metrics if isinstance(metrics, dict) else None
+
+
 def kept_result(cfg: DictConfig) -> float | None:
     """For a job of a continued sweep that had finished: its recorded optimized metric (it is kept as it is)."""
     from hydra.core.hydra_config import HydraConfig
@@ -131,13 +142,10 @@ def kept_result(cfg: DictConfig) -> float | None:
     if not HydraConfig.initialized():
         return None
     job_dir = Path(HydraConfig.get().runtime.output_dir)
-    if not continued(job_dir) or job_status(job_dir) != "ok":
+    if not continued(job_dir):
         return None
-    try:
-        metrics = json.loads((job_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
-        metrics = None
-    if not isinstance(metrics, dict):  # damaged since it ended: the job carries on from its checkpoint instead
+    metrics = finished_metrics(job_dir)
+    if metrics is None:  # not finished, or damaged since it ended: the job carries on from its checkpoint instead
         return None
     value = metrics.get(cfg.get("optimized_metric", DEFAULT_METRIC))
     test = metrics.get("test/sse_per_curve")
@@ -199,7 +207,7 @@ class SweepSummary(Callback):
                     f"with: {continue_command(earlier, sweep_dir)}, or choose a new directory"
                 )
             lock_run(sweep_dir, "hydra.sweep.dir")
-            done = sum(job_status(d) == "ok" for d in sweep_dir.iterdir() if (d / ".hydra").is_dir())
+            done = sum(finished_metrics(d) is not None for d in sweep_dir.iterdir() if (d / ".hydra").is_dir())
             print(f"sweep:      {sweep_dir} continued: {done} job(s) finished before are kept", flush=True)
         else:
             if holds_files(sweep_dir):
