@@ -91,19 +91,26 @@ def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+def sweep_size(config: DictConfig, overrides: list[str]) -> tuple[int | None, int | None, bool]:
+    """(jobs in all, how many run at once, whether Optuna chooses them); None where it is not known."""
+    sweeper = config.hydra.sweeper
+    if sweeper.get("n_trials") is not None:
+        return int(sweeper.n_trials), int(sweeper.get("n_jobs") or 1), True
+    at_once = config.hydra.launcher.get("n_jobs")
+    return planned_jobs(overrides), at_once if isinstance(at_once, int) else None, False
+
+
 def plan(config: DictConfig, overrides: list[str]) -> str:
     """What a new sweep runs, in words: `20 trials of Optuna's TPESampler, 200 epochs each, 1 at a time`."""
     sweeper = config.hydra.sweeper
+    jobs, at_once, optuna = sweep_size(config, overrides)
     epochs = config.get("trainer", {}).get("max_epochs")
     each = f", {epochs} epochs each" if isinstance(epochs, int) else ""
-    if sweeper.get("n_trials") is not None:
+    if optuna:
         sampler = str((sweeper.get("sampler") or {}).get("_target_", "")).rsplit(".", 1)[-1] or "its sampler"
-        at_once = sweeper.get("n_jobs") or 1
         study = "its study in memory" if not sweeper.get("storage") else f"its study in {sweeper.storage}"
-        return f"{sweeper.n_trials} trials of Optuna's {sampler}{each}, {at_once} at a time, {study}"
-    jobs = planned_jobs(overrides)
-    at_once = config.hydra.launcher.get("n_jobs")
-    side = f", {at_once} side by side" if isinstance(at_once, int) and jobs and jobs > 1 else ""
+        return f"{jobs} trials of Optuna's {sampler}{each}, {at_once} at a time, {study}"
+    side = f", {at_once} side by side" if at_once and jobs and jobs > 1 else ""
     return f"{jobs} job{'s' if jobs != 1 else ''}{each}{side}" if jobs else f"its jobs{each}"
 
 
@@ -221,12 +228,10 @@ class SweepSummary(Callback):
         atexit.register(shutil.rmtree, notes, True)  # however the sweep ends
         os.environ[SWEEP_NOTES] = notes
         os.environ[SWEEP_STARTED] = str(time.time())
-        sweeper = config.hydra.sweeper
-        if sweeper.get("n_trials") is not None:
+        jobs, at_once, optuna = sweep_size(config, overrides)
+        if optuna:
             quiet_optuna()
-        jobs = planned_jobs(overrides) if sweeper.get("n_trials") is None else sweeper.n_trials
-        at_once = sweeper.get("n_jobs") if sweeper.get("n_trials") is not None else config.hydra.launcher.get("n_jobs")
-        os.environ[SWEEP_AT_ONCE] = str(at_once if isinstance(at_once, int) else 1)
+        os.environ[SWEEP_AT_ONCE] = str(at_once or 1)
         if jobs:
             os.environ[SWEEP_JOBS] = str(jobs)
         else:
