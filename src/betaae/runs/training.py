@@ -14,7 +14,6 @@ from typing import Any
 
 import lightning as L
 import torch
-import yaml
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -142,10 +141,9 @@ def given_overrides(run: Run) -> list[str]:
     run's first command line, then the resume's own changes."""
     if run.resume is None:
         return task_overrides()
-    try:
-        first = yaml.safe_load((run.out / ".hydra" / "overrides.yaml").read_text()) or []
-    except (OSError, yaml.YAMLError):
-        first = []
+    from betaae.sweep.naming import job_overrides  # a run directory keeps Hydra's record as a job's does
+
+    first = job_overrides(run.out) or []
     return [*(o for o in first if isinstance(o, str)), *run.resume.overrides]
 
 
