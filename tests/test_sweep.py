@@ -218,6 +218,17 @@ def test_optuna_search_minimizes_the_metric_train_py_returns_and_names_trials_by
         assert len(re.sub(r"[-.e+]", "", lr).lstrip("0")) <= 4, row["job"]
 
 
+def test_the_changed_setting_is_each_key_once_with_its_latest_value_rounded_like_names():
+    from betaae.runs.hparams import changed
+
+    resumed = ["seed=3", "trainer.max_epochs=1", "paths.log_dir=/x", "trainer.max_epochs=2"]
+    assert changed(resumed) == "seed=3 max_epochs=2"  # where it writes is not a setting; the resume's epochs win
+    assert changed(["optimizer.lr=0.0012142404210404064", "data.params.alpha=[0.1234567,5]"]) == (
+        f"lr={short_value('0.0012142404210404064')} alpha=[0.1235,5]"
+    )
+    assert changed([]) == "defaults"
+
+
 def test_long_values_are_rounded_in_names():
     assert short_value("0.0012345678") == "0.001235"
     assert short_value("[256,128]") == "[256,128]" and short_value("3e-3") == "0.003"

@@ -13,6 +13,7 @@ Written with TensorBoard's own event writer, without torch.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -84,19 +85,17 @@ def setting(cfg: DictConfig, key: str, choices: Mapping[str, Any] | None = None)
 def changed(overrides: Iterable[str]) -> str:
     """The run's own settings in short: `lr=0.001 seed=2 model=vae` (the last part of each key), or
     `defaults`."""
-    kept = [o for o in overrides if "=" in o and not override_key(o).startswith(NOT_SETTINGS)]
-    short = [f"{override_key(o).rsplit('.', 1)[-1]}={_short_number(o.split('=', 1)[1])}" for o in kept]
-    return " ".join(dict.fromkeys(short)) or "defaults"
+    given: dict[str, str] = {}  # by key, in the order first given; a later value (a resume's) replaces an earlier
+    for o in overrides:
+        if "=" in o and not override_key(o).startswith(NOT_SETTINGS):
+            given[override_key(o)] = round_numbers(o.split("=", 1)[1])
+    return " ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in given.items()) or "defaults"
 
 
-def _short_number(value: str) -> str:
-    """A float to 4 significant digits (an Optuna trial's 0.0012142404210404064 as 0.001214); else as given."""
-    if not any(c in value for c in ".eE"):
-        return value
-    try:
-        return f"{float(value):.4g}"
-    except ValueError:
-        return value
+def round_numbers(value: str) -> str:
+    """Every float in an override's value to 4 significant digits (an Optuna trial's 0.0012142404210404064 as
+    0.001214, inside a list too); the rest as given."""
+    return re.sub(r"-?\d+\.\d*(?:[eE]-?\d+)?|-?\d+[eE]-?\d+", lambda m: f"{float(m.group()):.4g}", value)
 
 
 def run_settings(

@@ -4,20 +4,18 @@ sweep is continued, each job gets back the directory its earlier attempt had."""
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import yaml
 
 from betaae.runs.directories import unique_dir
-from betaae.runs.hparams import override_key
+from betaae.runs.hparams import override_key, round_numbers
 from betaae.sweep.record import swept_settings
 
 
 def short_value(value: str) -> str:
     """An override's value, with long floats rounded to 4 significant digits and no path separators."""
-    value = re.sub(r"-?\d+\.\d*(?:[eE]-?\d+)?|-?\d+[eE]-?\d+", lambda m: f"{float(m.group()):.4g}", value)
-    return value.replace("/", "_").replace(" ", "")
+    return round_numbers(value).replace("/", "_").replace(" ", "")
 
 
 def _job_num(job_dir: Path) -> int | None:
