@@ -63,7 +63,7 @@ gpu-check:
 	    'gpu-check: no CUDA GPU is visible (torch ' + torch.__version__ + ')')" || exit 2; \
 	  $(PYTHON) -c "import torch; print('gpu-check on', torch.cuda.get_device_name(), 'torch', torch.__version__)"; \
 	  $(PYTHON) -m pytest -m gpu -v -p no:cacheprovider tests/test_gpu.py || exit 1; \
-	  $(PYTHON) benchmarks/bench.py --device gpu --seeds 1 --only data,steps,seeds,sweeps,inversion --out $(GPU_OUT)/bench.json \
+	  $(PYTHON) benchmarks/bench.py --device gpu --seeds 1 --only data,steps,seeds,sweeps,inversion,compile --out $(GPU_OUT)/bench.json \
 	) 2>&1 | tee $(GPU_OUT)/log.txt
 
 clean:

@@ -16,7 +16,10 @@ table and writes bench-results/bench.json (docs/performance.md shows and explain
 (g) the test set: the default checkpoint's test mean on several independent draws of the test set, against
     plain uniform draws of the same size (why the test set is importance-sampled);
 (h) inversion: 1,000 targets with intervals, Nelder-Mead and the batched method;
-(i) answers: how fast a refusal, --help, --cfg job and one inversion come back.
+(i) answers: how fast a refusal, --help, --cfg job and one inversion come back;
+(j) compile: the default model for 60 epochs eager, compiled with an empty Inductor cache (cold) and compiled
+    again with that cache (cached): the compile's cost, the saving per step, and where compiling repays itself;
+(k) startup: where the time to the first training step goes, by package (`python -X importtime`).
 Timings are medians or bests of repeats, never asserted anywhere: this is a benchmark, not a test.
 """
 
@@ -55,6 +58,9 @@ FIGURES = (
     "val/sse_per_curve_best",
     "train_time_s",
     "late_val_spikes",
+    "start_s",
+    "global_step",
+    "compile_s",
 )
 
 
@@ -185,7 +191,20 @@ def finish_train(process: subprocess.Popen, out_dir: Path, started: float) -> di
         raise RuntimeError(f"train.py failed: {stderr.strip().splitlines()[-1:]}")
     metrics = json.loads((out_dir / "metrics.json").read_text())
     figures = {k: metrics.get(k) for k in FIGURES}
-    return {"wall_s": wall, **figures, "threads": metrics.get("threads"), "stdout": stdout}
+    return {"wall_s": wall, **figures, "gflop_per_s": gflop_rate(out_dir, metrics), "stdout": stdout}
+
+
+def gflop_rate(out_dir: Path, metrics: dict) -> float | None:
+    """The training's arithmetic rate: 6 FLOP per parameter per curve per step (forward 2, backward 4)."""
+    import yaml
+
+    checkpoint = out_dir / "checkpoints" / "best.ckpt"
+    if not checkpoint.is_file() or not metrics.get("train_time_s"):
+        return None
+    weights = torch.load(checkpoint, weights_only=True, map_location="cpu")["state_dict"]
+    params = sum(v.numel() for v in weights.values())
+    batch = yaml.safe_load((out_dir / "config.yaml").read_text())["data"]["batch_size"]
+    return 6 * params * batch * metrics["global_step"] / metrics["train_time_s"] / 1e9
 
 
 def train_script(out_dir: Path, overrides: list[str]) -> dict:
@@ -224,7 +243,7 @@ def spread(values: list[float]) -> dict:
 
 def bench_seeds(tmp: Path, overrides: list[str], seeds: list[int], name: str) -> dict:
     runs = [train_script(tmp / f"{name}{seed}", [*overrides, f"seed={seed}"]) for seed in seeds]
-    keys = ["wall_s", *FIGURES]
+    keys = ["wall_s", "gflop_per_s", *FIGURES]
     return {
         "seeds": seeds,
         "overrides": overrides,
@@ -377,7 +396,104 @@ def bench_answers(run_dir: Path, tmp: Path, repeats: int) -> dict:
     return timings
 
 
-SECTIONS = ("data", "steps", "seeds", "conditions", "threads", "sweeps", "test_set", "inversion", "answers")
+def bench_compile(tmp: Path, overrides: list[str], epochs: int) -> dict:
+    """Eager against compiled, 60 epochs each: cold (an empty Inductor cache), then cached (twice, interleaved
+    with eager runs, best of each)."""
+    overrides = [*overrides, f"trainer.max_epochs={epochs}"]
+    cache = tmp / "inductor-cache"
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache)}
+
+    def one(name: str, setting: str) -> dict:
+        out = tmp / name
+        started = time.time()
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), f"hydra.run.dir={out}", *overrides, f"compile={setting}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        result = finish_train(process, out, started)
+        result.pop("stdout")
+        return result
+
+    cold = one("cold", "true")
+    eager, cached = [], []
+    for rep in range(2):
+        eager.append(one(f"eager{rep}", "false"))
+        cached.append(one(f"cached{rep}", "true"))
+    best_eager = min(eager, key=lambda r: r["train_time_s"])
+    best_cached = min(cached, key=lambda r: r["train_time_s"])
+    steps = best_eager["global_step"]
+    # The compiled step's own time: training less the first step, which holds the compile.
+    per_step_saving = (best_eager["train_time_s"] - (best_cached["train_time_s"] - best_cached["compile_s"])) / steps
+    return {
+        "epochs": epochs,
+        "steps": steps,
+        "eager_train_s": best_eager["train_time_s"],
+        "cached_train_s": best_cached["train_time_s"],
+        "cold_train_s": cold["train_time_s"],
+        "compile_cold_s": cold["compile_s"],
+        "compile_cached_s": best_cached["compile_s"],
+        "saving_per_step_ms": 1000 * per_step_saving,
+        "saving_share": per_step_saving * steps / best_eager["train_time_s"],
+        "break_even_steps_cold": cold["compile_s"] / per_step_saving if per_step_saving > 0 else None,
+        "break_even_steps_cached": best_cached["compile_s"] / per_step_saving if per_step_saving > 0 else None,
+        "test_eager": best_eager["test/sse_per_curve"],
+        "test_compiled": best_cached["test/sse_per_curve"],
+    }
+
+
+STARTUP_MODULES = (
+    "torch",
+    "torch._dynamo",
+    "scipy.signal",
+    "matplotlib",
+    "lightning",
+    "hydra",
+    "omegaconf",
+    "betaae.cli.train",
+    "betaae.runs.training",
+)
+
+
+def bench_startup(repeats: int) -> dict:
+    """Cumulative import seconds of the packages train.py loads before its first step (best of repeats), from
+    `python -X importtime`, in the order train.py imports them."""
+    best: dict[str, float] = {}
+    for _ in range(repeats):
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import betaae.cli.train, betaae.runs.training"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for line in result.stderr.splitlines():
+            if not line.startswith("import time:") or "|" not in line:
+                continue
+            _, cumulative, name = line.split("|")
+            name = name.strip()
+            if name in STARTUP_MODULES and cumulative.strip().isdigit():
+                seconds_ = int(cumulative) / 1e6
+                best[name] = min(best.get(name, seconds_), seconds_)
+    return {name: best[name] for name in STARTUP_MODULES if name in best}
+
+
+SECTIONS = (
+    "data",
+    "steps",
+    "seeds",
+    "conditions",
+    "threads",
+    "sweeps",
+    "test_set",
+    "inversion",
+    "answers",
+    "compile",
+    "startup",
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -412,6 +528,10 @@ def main(argv: list[str] | None = None) -> dict:
             results["conditions"] = bench_conditions(tmp, base, 30 if quick else 120)
         if "threads" in only and device == "cpu":
             results["threads"] = bench_threads(tmp, base)
+        if "compile" in only:
+            results["compile"] = bench_compile(tmp, base, 2 if quick else 60)
+        if "startup" in only:
+            results["startup"] = bench_startup(1 if quick else 3)
         if "sweeps" in only:
             results["sweeps"] = bench_sweeps(tmp, [f"trainer.accelerator={device}", *tiny])
         run = tmp / "default0"

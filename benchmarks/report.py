@@ -48,6 +48,13 @@ def summary(b: dict) -> str:
         rows.append(
             ["its wall time from the shell; its training time", f"{ms(d['wall_s'], 3)} s; {ms(d['train_time_s'], 3)} s"]
         )
+        if "start_s" in d and "gflop_per_s" in d:
+            rows.append(
+                [
+                    "its time from the shell to the first step; its training's arithmetic rate",
+                    f"{ms(d['start_s'], 2)} s; {ms(d['gflop_per_s'], 2)} GFLOP/s",
+                ]
+            )
     q = b.get("quick")
     if q:
         rows.append(
@@ -125,12 +132,21 @@ def seeds(b: dict) -> str:
                 [label, str(seed)]
                 + [g(d[k]["values"][i]) for k in SEED_FIGURES]
                 + [f"{d['train_time_s']['values'][i]:.1f}", f"{d['wall_s']['values'][i]:.1f}"]
+                + [_value(d, "start_s", i, "{:.1f}"), _value(d, "gflop_per_s", i, "{:.0f}")]
             )
         rows.append(
-            [label, "**mean ± sd**"] + [ms(d[k]) for k in SEED_FIGURES] + [ms(d["train_time_s"], 3), ms(d["wall_s"], 3)]
+            [label, "**mean ± sd**"]
+            + [ms(d[k]) for k in SEED_FIGURES]
+            + [ms(d["train_time_s"], 3), ms(d["wall_s"], 3)]
+            + [ms(d[k], 2) if k in d else "–" for k in ("start_s", "gflop_per_s")]
         )
     header = ["run", "seed", "test mean", "median", "p99", "max", "corner", "val best", "train s", "wall s"]
-    return _table(header, rows)
+    return _table([*header, "first step s", "GFLOP/s"], rows)
+
+
+def _value(entry: dict, key: str, i: int, fmt: str) -> str:
+    values = entry.get(key, {}).get("values", [])
+    return fmt.format(values[i]) if i < len(values) else "–"
 
 
 def conditions(b: dict) -> str:
@@ -232,6 +248,37 @@ def answers(b: dict) -> str:
     return _table(["command", "seconds (best of 3, from the shell)"], [[k, f"{v:.2f}"] for k, v in a.items()])
 
 
+def compiling(b: dict) -> str:
+    c = b.get("compile")
+    if not c:
+        return "(not measured)"
+    rows = [
+        ["eager (`compile=false`)", f"{c['eager_train_s']:.1f}", "–", g(c["test_eager"])],
+        ["compiled, empty Inductor cache (cold)", f"{c['cold_train_s']:.1f}", f"{c['compile_cold_s']:.1f}", "–"],
+        ["compiled, cache warm", f"{c['cached_train_s']:.1f}", f"{c['compile_cached_s']:.1f}", g(c["test_compiled"])],
+    ]
+    header = [f"the default model, {c['epochs']} epochs ({c['steps']:,} steps)", "train s", "compile s", "test"]
+    text = _table(header, rows)
+    cold, cached = c["break_even_steps_cold"], c["break_even_steps_cached"]
+    text += (
+        f"\n\nThe compiled step saves {c['saving_per_step_ms']:.3f} ms a step ({100 * c['saving_share']:.0f}% of the "
+        "eager training)"
+    )
+    if cold and cached:
+        text += f"; compiling repays itself after {cold:,.0f} steps cold, {cached:,.0f} with the cache warm."
+    else:
+        text += ": compiling never repays itself here."
+    return text
+
+
+def startup(b: dict) -> str:
+    s = b.get("startup")
+    if not s:
+        return "(not measured)"
+    rows = [[f"`{name}`", f"{seconds_:.2f}"] for name, seconds_ in s.items()]
+    return _table(["module (with what it imports)", "import s (best of 3)"], rows)
+
+
 def machine(b: dict) -> str:
     return f"Measured on {b['machine']}, torch {b['torch']}, {b['date']}."
 
@@ -245,6 +292,8 @@ BLOCKS = {
     "test_set": test_set,
     "inversion": inversion,
     "answers": answers,
+    "compile": compiling,
+    "startup": startup,
     "machine": machine,
 }
 

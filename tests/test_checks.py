@@ -141,6 +141,17 @@ BAD_TRAIN_INPUTS = [
     ("data.num_val=0", "data.num_val=0 is not allowed: must be an integer >= 1"),
     ("data.online=false data.num_train=1000000000", "data.num_train=1000000000: the data needs"),
     ("trainer.max_epochs=0", "trainer.max_epochs=0 is not allowed: must be an integer >= 1"),
+    ("compile=maybe", "compile='maybe' is not allowed: must be auto, true or false"),
+    ("inversion_score.targets=0", "inversion_score.targets=0 is not allowed: must be an integer >= 1"),
+    (
+        "inversion_score.noise=[0.05,0]",
+        "inversion_score.noise=[0.05, 0] is not allowed: must be a non-empty list of noise sds > 0",
+    ),
+    ("inversion_score.noise=[]", "inversion_score.noise=[] is not allowed: must be a non-empty list of noise sds > 0"),
+    (
+        "optimized_metric=test_inversion/error_p90",
+        "optimized_metric='test_inversion/error_p90' is not allowed: must be a val/ (or train/) metric",
+    ),
     ("trainer.accelerator=tpu9", "trainer.accelerator='tpu9': You selected an invalid accelerator name"),
     ("trainer.precision=7", "trainer.precision=7: Precision 7 is invalid. Allowed precision values:"),
     ("+trainer.bogus=1", "unknown option trainer.bogus; known options here:"),

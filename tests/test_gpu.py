@@ -110,3 +110,18 @@ def test_the_benchmark_runs_on_the_gpu(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     bench = json.loads((tmp_path / "bench.json").read_text())
     assert {row["batch_size"] for row in bench["steps"]} == {128, 1024, 16384}
+
+
+def test_a_compiled_gpu_run_replays_cuda_graphs_and_trains_as_eager_does(tmp_path):
+    results = {}
+    for setting in ("false", "true"):
+        out = tmp_path / setting
+        done = run_subprocess(
+            "train.py", [*ON_GPU, "trainer.max_epochs=3", f"compile={setting}", f"hydra.run.dir={out}"]
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        results[setting] = (done.stdout, json.loads((out / "metrics.json").read_text()))
+    stdout, compiled = results["true"]
+    assert "training step compiled (compile=true)" in stdout and compiled["compile_s"] > 0
+    eager = results["false"][1]
+    assert compiled["test/sse_per_curve"] == pytest.approx(eager["test/sse_per_curve"], rel=1e-2)

@@ -73,3 +73,31 @@ def test_each_method_is_registered_with_its_options_and_returns_an_inversion(exa
     curves = torch.tensor(exact.curves([[2.0, 3.0]]), dtype=torch.float32)
     found = find_codes(exact.module, curves, "adam", steps=20)
     assert isinstance(found, Inversion) and found.codes.shape == (1, 2) and int(found.evaluations[0]) == 20
+
+
+@pytest.mark.parametrize("fit_ok", [True, False])
+def test_a_target_the_model_does_not_describe_shows_no_parameters_whether_or_not_its_fit_succeeded(fit_ok):
+    from types import SimpleNamespace
+
+    from betaae.inversion.api import NOT_AN_ESTIMATE
+    from betaae.inversion.report import _one_target
+
+    result = SimpleNamespace(
+        codes=np.zeros((1, 2)),
+        code_se=np.ones((1, 2)),
+        residual_decoded_vs_target=None,
+        ks_p_value=None,
+        verdicts=["not described"],
+        noise_estimated=False,
+        noise_sd=np.array([np.nan]),
+        params=np.array([[2.0, 4.0]]),
+        names=("alpha", "beta"),
+        fit_ok=np.array([fit_ok]),
+        described=np.array([False]),
+        fit_verdicts=["failed: the nearest beta curve is far from the decoded one"],
+        param_intervals={0.95: np.array([[[1.9, 2.1], [3.9, 4.1]]])},
+        evaluations=None,
+    )
+    text = "\n".join(_one_target(result))
+    assert "best-matching parameters" not in text
+    assert f"no parameters: {NOT_AN_ESTIMATE} (alpha=2, beta=4)" in text

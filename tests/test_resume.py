@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import TINY, error_lines, interrupt, run_script, run_subprocess, tree
+from helpers import ROOT, TINY, error_lines, interrupt, run_script, run_subprocess, tree
 
 from betaae.core.commands import tool
 
@@ -189,3 +189,12 @@ def test_precision_64_true_trains_evaluates_and_resumes(tmp_path, capsys):
 def test_a_subprocess_resume_of_a_finished_run_answers_without_training(finished_run):
     result = run_subprocess("train.py", [f"resume={finished_run}"])
     assert result.returncode == 0 and "is complete (2 of 2 epochs)" in result.stdout, result.stderr
+
+
+def test_options_added_since_a_run_was_saved_resume_with_the_defaults_of_train_yaml():
+    from omegaconf import OmegaConf
+
+    from betaae.runs.resume import ADDED_OPTIONS
+
+    defaults = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "train.yaml"))
+    assert {key: defaults[key] for key in ADDED_OPTIONS} == ADDED_OPTIONS

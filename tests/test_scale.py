@@ -40,7 +40,7 @@ def test_ddp_on_two_cpu_processes_reaches_the_quality_of_one_process_in_one_dire
     assert two["global_step"] == one["global_step"] == 8 * math.ceil(2000 / 64)
     assert two["test/sse_per_curve"] < 1.5 * one["test/sse_per_curve"]
     assert {p.name for p in tmp_path.iterdir()} == {"one", "ddp"}  # one output directory, written by rank 0
-    assert len(list((tmp_path / "ddp" / "figures").iterdir())) == 5
+    assert len(list((tmp_path / "ddp" / "figures").iterdir())) == 6
     assert "2 processes" in ddp.stdout
 
 

@@ -250,9 +250,9 @@ def test_the_frontier_chart_groups_seeds_chooses_on_val_and_rings_the_default(tm
 
     varying = ["scheduler.gamma", "trainer.max_epochs", "seed"]
     # (gamma, epochs): (train time, val, test) at seeds 0 and 1. c is best on test but not on val: the front,
-    # chosen on val, must not pick it; a is the default (gamma 0.97, 200 epochs).
+    # chosen on val, must not pick it; a is the default (gamma 0.96, 150 epochs).
     settings = {
-        ("0.97", "200"): [(30, 2e-4, 3e-4), (32, 2.2e-4, 3.2e-4)],
+        ("0.96", "150"): [(30, 2e-4, 3e-4), (32, 2.2e-4, 3.2e-4)],
         ("0.95", "100"): [(10, 2e-3, 2e-3), (11, 2.1e-3, 2.2e-3)],
         ("0.95", "200"): [(31, 1e-3, 1e-4), (33, 1.1e-3, 1.2e-4)],
     }
@@ -268,7 +268,7 @@ def test_the_frontier_chart_groups_seeds_chooses_on_val_and_rings_the_default(tm
         if part == "two":
             fake_job(sweep, "failed", ["scheduler.gamma=0.9", "trainer.max_epochs=200", "seed=0"], None)
     front = main([str(tmp_path / "one"), str(tmp_path / "two"), "--out", str(tmp_path / "frontier.png")])
-    assert [(r["scheduler.gamma"], r["trainer.max_epochs"]) for r in front] == [("0.95", "100"), ("0.97", "200")]
+    assert [(r["scheduler.gamma"], r["trainer.max_epochs"]) for r in front] == [("0.95", "100"), ("0.96", "150")]
     assert front[1]["seeds"] == 2 and front[1]["train_time_s"] == pytest.approx(31)
     assert front[1]["val/sse_per_curve_best_sd"] == pytest.approx(statistics.stdev([2e-4, 2.2e-4]))
     assert "<- default" in capsys.readouterr().out

@@ -13,7 +13,14 @@ from betaae.learner.datamodule import CurveDataModule
 from betaae.learner.module import Learner
 from betaae.learner.plugins import LeanPrecision
 
-FIGURES = {"sample_curves.png", "loss_history.png", "latent_histograms.png", "reconstructions.png", "error_map.png"}
+FIGURES = {
+    "sample_curves.png",
+    "loss_history.png",
+    "latent_histograms.png",
+    "reconstructions.png",
+    "error_map.png",
+    "inversion_score.png",
+}
 TEST_FIGURES = ("", "_median", "_p90", "_p99", "_max", "_edge")
 CHATTER = ("GPU available", "TPU available", "FLOPs", "Restoring states", "💡", "Trainer.fit` stopped", "INFO:")
 
@@ -62,20 +69,23 @@ def test_every_scalar_and_image_is_plotted_against_the_epoch(tmp_path, capsys):
     run = events(tmp_path)
     tags = run.Tags()["scalars"]
     assert "epoch" not in tags and not any(t.startswith("hparams") for t in tags)  # no clutter charts
-    assert all(t.split("/")[0] in ("train", "val", "test", "ranking") for t in tags), tags
+    stages = ("train", "val", "test", "ranking", "val_inversion", "test_inversion")
+    assert all(t.split("/")[0] in stages for t in tags), tags
     for stage in ("train", "val", "test"):  # each stage's SSE per curve also as its log10, point for point
         raw, log10 = run.Scalars(f"{stage}/sse_per_curve"), run.Scalars(f"{stage}/log10_sse_per_curve")
         assert [e.step for e in raw] == [e.step for e in log10]
         assert [math.log10(e.value) for e in raw] == pytest.approx([e.value for e in log10], rel=1e-6)
     for tag in tags:
         steps = [e.step for e in run.Scalars(tag)]
-        assert steps == ([2] if tag.startswith(("test/", "ranking/")) else [0, 1, 2]), (tag, steps)
+        at_end = tag.startswith(("test/", "ranking/", "val_inversion/", "test_inversion/"))  # scored once, at the end
+        assert steps == ([2] if at_end else [0, 1, 2]), (tag, steps)
     assert [e.step for e in run.Images("val/reconstructions")] == [0, 1, 2]
     assert set(run.Tags()["images"]) == {
         "val/reconstructions",
         "val/latent_by_alpha",
         "val/latent_by_beta",
         "test/error_map",
+        "test/inversion_score",
     }
     assert {f"test/sse_per_curve{suffix}" for suffix in TEST_FIGURES} <= set(tags)
     # history.csv holds what TensorBoard shows, epoch by epoch, to the last epoch.
@@ -154,11 +164,13 @@ def test_csv_logger_writes_every_scalar_per_epoch(tmp_path, capsys):
 
 
 def test_debug_fdr_runs_a_single_batch_of_each_stage_under_its_own_task_name(tmp_path, capsys):
-    code, _, err = run_script("train.py", [*TINY, "debug=fdr", f"paths.log_dir={tmp_path}"], capsys)
+    tiny = [arg for arg in TINY if not arg.startswith("inversion_score")]  # the preset turns the score off
+    code, out, err = run_script("train.py", [*tiny, "debug=fdr", f"paths.log_dir={tmp_path}"], capsys)
     assert code == 0, err
     (run,) = (tmp_path / "debug" / "runs").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["global_step"] == 1 and metrics["epochs"] == 1
+    assert "inversion:" not in out and not any(k.startswith("test_inversion/") for k in metrics)
     assert not (tmp_path / "train").exists()
 
 
@@ -203,3 +215,15 @@ def test_usage_line_with_latent_dims_runs_on_the_cpu(tmp_path, capsys):
     assert code == 0
     checkpoint = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
     assert checkpoint["hyper_parameters"]["model"]["latent_dims"] == 3
+
+
+def test_the_progress_bar_moves_within_a_long_epoch_by_the_share_done(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("betaae.learner.callbacks.REFRESH_S", 0.0)  # every epoch counts as long
+    args = [*TINY, "data.batches_per_step=1", "logger=none", f"hydra.run.dir={tmp_path}"]  # 8 steps an epoch
+    code, _, err = run_script("train.py", args, capsys)
+    assert code == 0, err
+    shown = [
+        line.split("|")[2].split()[0] for line in err.replace("\r", "\n").splitlines() if line.startswith("train:")
+    ]
+    assert {"0.12/2", "0.5/2", "1.5/2", "2/2"} <= set(shown), shown
+    assert "0.99/2" not in shown and "1.99/2" not in shown  # the last step of an epoch shows the epoch whole

@@ -462,3 +462,33 @@ def recovery(true: np.ndarray, result, names: tuple[str, ...], noise_sd: float, 
         ax.set(xlabel=f"true {name}", ylabel=f"recovered {name}", title=name)
     fig.suptitle(f"Recovery with 95% intervals: {len(pick)} targets, noise sd {noise_sd} on the log-pdf", fontsize=9)
     return fig
+
+
+def inversion_score(score, checkpoint: str) -> Figure:
+    """A run's inversion score in one figure: true against fitted per parameter (clean and noisy targets,
+    one colour per noise level), and the coverage curve of the intervals (nominal against empirical)."""
+    k = len(score.names)
+    fig, axes = _figure(1, k + 1, (3.0, 3.0), wspace=0.9, top=0.8, right=0.3)
+    for j, (ax, name) in enumerate(zip(axes[0], score.names)):
+        levels = sorted(set(score.noise_of.tolist()))
+        for i, sd in reversed(list(enumerate(levels))):  # the noisiest first, so that the clean targets show on top
+            rows = score.noise_of == sd
+            label = "clean" if sd == 0 else f"noise sd {sd:g}"
+            ax.plot(
+                score.true[rows, j], score.fitted[rows, j], "o", markersize=1.5, alpha=0.5, color=f"C{i}", label=label
+            )
+        span = [score.true[:, j].min(), score.true[:, j].max()]
+        ax.plot(span, span, color="0.4", linewidth=0.8)
+        ax.set(xlabel=f"true {name}", ylabel=f"fitted {name}")
+        ax.set_title(f"{name}: median error {100 * score.error_median[name]:.2g}% of the range", fontsize=8)
+    axes[0, 0].legend(fontsize=6, loc="upper left", markerscale=3)
+    ax = axes[0, k]
+    ax.plot([0, 1], [0, 1], color="0.6", linewidth=1)
+    ax.plot(score.levels, score.coverage_curve, marker="o", markersize=2.5, color="C3")
+    ax.set(xlabel="nominal level", ylabel="share of true values inside", xlim=(0, 1), ylim=(0, 1))
+    ax.set_title(f"coverage, largest gap {score.calibration_gap:.2f}", fontsize=8)
+    fig.suptitle(
+        f"Inversion of {score.targets:,} targets of the family x {1 + len(score.noise)} (clean, noisy), {checkpoint}",
+        fontsize=9,
+    )
+    return fig

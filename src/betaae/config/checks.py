@@ -49,6 +49,8 @@ TOP_LEVEL = {
     "seed",
     "resume",
     "num_threads",
+    "compile",
+    "inversion_score",
     "optimized_metric",
     "verbose",
     "extensions",
@@ -94,6 +96,8 @@ SCHEDULER_RULES: dict[str, Constraint] = {
 MPS_MISSING = "MPS (Apple's GPU) is not available on this machine; use trainer.accelerator=cpu"
 # Figures a run may be chosen by: validation (or training) figures, never test figures.
 CHOOSABLE_STAGES = ("val/", "train/")
+# ...and, for what a sweep returns (computed once, at the end of a run), the val-like inversion score.
+SCORED_AT_END = "val_inversion/"
 
 
 def show(value: Any) -> str:
@@ -217,13 +221,36 @@ def validate_choosing(cfg: DictConfig) -> None:
         if callback is not None and callback.get("monitor") is not None:
             checked.append((f"callbacks.{name}.monitor", callback.monitor))
     for option, metric in checked:
-        if metric is not None and not str(metric).startswith(CHOOSABLE_STAGES):
+        at_end = option == "optimized_metric" and str(metric).startswith(SCORED_AT_END)
+        if metric is not None and not (str(metric).startswith(CHOOSABLE_STAGES) or at_end):
             fail(
                 option,
                 metric,
-                "must be a val/ (or train/) metric such as val/sse_per_curve_best; test figures are reported, "
-                "never used to choose",
+                "must be a val/ (or train/) metric such as val/sse_per_curve_best, or for a sweep a "
+                "val_inversion/ figure; test figures are reported, never used to choose",
             )
+        if at_end and not cfg.get("inversion_score"):
+            fail(option, metric, "needs the inversion score, which inversion_score=null turns off")
+
+
+def check_compile(value: Any) -> None:
+    if isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("auto", "true", "false")):
+        return
+    fail("compile", value, "must be auto, true or false")
+
+
+def check_inversion_score(spec: Any) -> None:
+    """inversion_score: null (off), or targets >= 1 and a non-empty list of noise levels > 0."""
+    if spec is None:
+        return
+    if not isinstance(spec, Mapping):
+        fail("inversion_score", spec, "must be null (off) or hold targets and noise")
+    require_known_keys("inversion_score.", spec.keys(), ("targets", "noise"))
+    require("inversion_score.targets", spec.get("targets"), integer(1))
+    noise = spec.get("noise")
+    values = list(noise) if isinstance(noise, (list, tuple, ListConfig)) else None
+    if not values or not all(positive.check(v) for v in values):
+        fail("inversion_score.noise", plain(noise), "must be a non-empty list of noise sds > 0, such as [0.05,0.2]")
 
 
 def validate_train(cfg: DictConfig) -> Family:
@@ -234,6 +261,8 @@ def validate_train(cfg: DictConfig) -> Family:
     require("verbose", cfg.get("verbose", False), boolean)
     if cfg.get("num_threads") is not None:
         require("num_threads", cfg.num_threads, integer(1))
+    check_compile(cfg.get("compile", "auto"))
+    check_inversion_score(cfg.get("inversion_score"))
     family = validate_data(cfg.data)
     validate_trainer(cfg.trainer)
     for name, callback in (cfg.get("callbacks") or {}).items():

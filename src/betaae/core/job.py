@@ -102,3 +102,18 @@ def worth_keeping() -> bool:
 def is_ddp_child() -> bool:
     """Whether this process is a DDP rank that Lightning started for a run whose rank 0 owns the directory."""
     return os.environ.get("LOCAL_RANK", "0") not in ("", "0") or os.environ.get("NODE_RANK", "0") not in ("", "0")
+
+
+def process_started_at() -> float | None:
+    """When this process started (seconds since the epoch, as time.time()), or None where /proc cannot say."""
+    import os
+    import time
+
+    try:
+        with open("/proc/self/stat") as stat:
+            ticks = int(stat.read().rpartition(")")[2].split()[19])  # field 22, starttime, after the comm field
+        with open("/proc/uptime") as uptime:
+            up = float(uptime.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return time.time() - up + ticks / os.sysconf("SC_CLK_TCK")

@@ -19,7 +19,7 @@ import torch
 
 from betaae.families import Family
 
-SPLITS = ("train", "val", "test", "preview", "reference")
+SPLITS = ("train", "val", "test", "preview", "reference", "inversion_val", "inversion_test")
 EDGE_SHARE = 0.5  # of the draws of an edge parameter that are log-uniform
 EDGE_DECADES = 9  # the log-uniform part spans (low + 1e-9 span, high]
 

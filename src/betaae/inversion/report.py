@@ -191,17 +191,16 @@ def _one_target(result) -> list[str]:
     elif np.isfinite(result.noise_sd[i]):
         lines.append(f"noise:      sd {result.noise_sd[i]:.3g} per point, as given")
     if result.params is not None:
-        if result.fit_ok[i]:
+        if not result.described[i]:  # whether or not the fit succeeded, its parameters are no answer
+            nearest = ", ".join(f"{n}={p:.3g}" for n, p in zip(result.names, result.params[i]))
+            lines.append(f"no parameters: {NOT_AN_ESTIMATE} ({nearest})")
+        elif result.fit_ok[i]:
             shown = ", ".join(
                 f"{n}={_interval(p, box)}"
                 for n, p, box in zip(result.names, result.params[i], result.param_intervals[level][i])
             )
-            if result.described[i]:
-                lines.append(f"best-matching parameters: {shown} (95% intervals)")
-                lines.append(f"            {result.fit_verdicts[i]}")
-            else:
-                nearest = ", ".join(f"{n}={p:.3g}" for n, p in zip(result.names, result.params[i]))
-                lines.append(f"no parameters: {NOT_AN_ESTIMATE} ({nearest})")
+            lines.append(f"best-matching parameters: {shown} (95% intervals)")
+            lines.append(f"            {result.fit_verdicts[i]}")
         else:
             lines.append(f"best-matching parameters: {result.fit_verdicts[i]}")
     if result.evaluations is not None:

@@ -22,6 +22,10 @@ from betaae.core.errors import NonFiniteLossError
 from betaae.learner.threads import Governor
 
 SHOWN = {"train/sse_per_curve": "train", "val/sse_per_curve": "val"}
+# Within an epoch the bar moves at most this often, by the share of the epoch done: an epoch of a fraction
+# of a second shows no inner movement, and one of an hour (online data, data.num_train=100000000) still
+# moves. One clock read per Lightning step (a group of minibatches) is all it costs.
+REFRESH_S = 1.0
 HISTORY_COLUMNS = ("epoch", "lr", "train_sse_per_curve", "val_sse_per_curve", "elapsed_s")
 
 
@@ -30,12 +34,14 @@ def _is_fitting(trainer: L.Trainer) -> bool:
 
 
 class EpochProgressBar(ProgressBar):
-    """One tick per epoch with that epoch's figures; nothing is refreshed inside an epoch."""
+    """One tick per epoch with that epoch's figures; within a long epoch, the share of it done (at most once
+    every REFRESH_S seconds)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._enabled = True
         self.bar: tqdm | None = None
+        self._shown_at = 0.0  # when the bar last moved
 
     def disable(self) -> None:
         self._enabled = False
@@ -54,6 +60,16 @@ class EpochProgressBar(ProgressBar):
                 dynamic_ncols=True,
                 file=sys.stderr,
             )
+            self._shown_at = time.monotonic()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        steps = trainer.num_training_batches
+        if self.bar is None or time.monotonic() - self._shown_at < REFRESH_S or batch_idx + 1 >= steps:
+            return  # the epoch's last step is shown by on_train_epoch_end, with the epoch's figures
+        # Epochs done so far, to two decimals (tqdm prints n as it is: "3.37/200").
+        self.bar.n = round(trainer.current_epoch + min((batch_idx + 1) / steps, 0.99), 2)
+        self.bar.refresh()
+        self._shown_at = time.monotonic()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.bar is None:
@@ -62,7 +78,9 @@ class EpochProgressBar(ProgressBar):
         self.bar.set_postfix(
             {short: f"{float(metrics[key]):.4g}" for key, short in SHOWN.items() if key in metrics}, refresh=False
         )
+        self.bar.n = trainer.current_epoch  # whole again, after any share shown within the epoch
         self.bar.update(1)
+        self._shown_at = time.monotonic()
 
     def _close(self) -> None:
         if self.bar is not None:
@@ -84,6 +102,7 @@ class History(L.Callback):
         self.rows: list[dict[str, float]] = []
         self._clock = 0.0
         self._val = math.nan  # this epoch's val figure, if it validated
+        self.started_at: float | None = None  # when this session's training began (time.time())
 
     @property
     def elapsed(self) -> float:
@@ -92,6 +111,7 @@ class History(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._clock = time.perf_counter() - (self.rows[-1]["elapsed_s"] if self.rows else 0.0)
+        self.started_at = time.time()
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if _is_fitting(trainer) and "val/sse_per_curve" in trainer.callback_metrics:

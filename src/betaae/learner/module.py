@@ -10,6 +10,7 @@ What makes the loop fast on a model this small lives here once, for every model:
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import lightning as L
@@ -47,6 +48,8 @@ class Learner(L.LightningModule):
         )
         self.model = build_model(model, int(data["num_points"]))
         self.automatic_optimization = False
+        # The training step's loss: the model's own, or compiled (compile_training_loss); never saved.
+        self.train_loss_terms = self.model.loss_terms
         # Per stage, one row per step of [loss sum, each logged term's sum] kept on the device, and the
         # number of curves: reduced and logged once at the end of the stage's epoch.
         self._rows: dict[str, list[torch.Tensor]] = {stage: [] for stage in ("train", "val")}
@@ -54,14 +57,27 @@ class Learner(L.LightningModule):
         self._terms: list[str] = []
         self.best_val = float("inf")  # lowest val SSE per curve so far, logged beside it; kept in checkpoints
         self.epoch_loss: torch.Tensor | None = None  # this epoch's training loss, summed over every rank
+        self._compile_clock, self._compile_s = False, None
 
     def forward(self, curves: torch.Tensor) -> torch.Tensor:
         return self.model.reconstruct(curves)
 
+    def compile_training_loss(self, mode: str | None = None) -> None:
+        """Compile the training step's loss (betaae.learner.compiling: when it pays)."""
+        from betaae.learner.compiling import CompiledLoss
+
+        self.train_loss_terms = CompiledLoss(self.model.loss_terms, mode)
+        self._compile_clock = True  # the next training step is the first, compiled one: timed
+
+    @property
+    def compile_seconds(self) -> float | None:
+        """Seconds this session's first compiled training step took (the compile, mostly); None if not compiled."""
+        return self._compile_s
+
     def _step(self, curves: torch.Tensor, stage: str, weights: torch.Tensor | None = None) -> torch.Tensor:
         """The one step every stage shares: the model's loss terms, summed (weighted, for the curves a model
         is scored on: betaae.learner.datamodule), accumulated for the epoch."""
-        terms = self.model.loss_terms(curves)
+        terms = self.train_loss_terms(curves) if stage == "train" else self.model.loss_terms(curves)
         self._terms = [name for name in terms if name != "loss"]
         if weights is None:
             loss = terms["loss"].sum()
@@ -78,11 +94,14 @@ class Learner(L.LightningModule):
     def training_step(self, batch: tuple[tuple[torch.Tensor, torch.Tensor], ...], batch_idx: int) -> torch.Tensor:
         """One optimizer step for each minibatch of the group (see data.Grouped)."""
         optimizer = self.optimizers()
+        started = time.perf_counter() if self._compile_clock else None
         for curves, _ in batch:
             optimizer.zero_grad(set_to_none=True)
             loss = self._step(curves, "train")
             self.manual_backward(loss)
             optimizer.step()
+            if started is not None:
+                self._compile_s, self._compile_clock, started = time.perf_counter() - started, False, None
         if batch_idx == self.trainer.num_training_batches - 1:
             # ExponentialLR steps once per epoch, here rather than at epoch end, so that the checkpoint
             # written after validation already holds the schedule of the next epoch (exact resume).

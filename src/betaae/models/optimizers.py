@@ -11,8 +11,8 @@ from typing import Any
 from betaae.core.registry import import_path
 
 # The defaults of conf/optimizer/adam.yaml and conf/scheduler/exponential.yaml (a test keeps them equal).
-ADAM = {"_target_": "torch.optim.Adam", "lr": 5e-3, "betas": [0.9, 0.99], "weight_decay": 0.0}
-EXPONENTIAL = {"_target_": "torch.optim.lr_scheduler.ExponentialLR", "gamma": 0.97}
+ADAM = {"_target_": "torch.optim.Adam", "lr": 2e-3, "betas": [0.9, 0.99], "weight_decay": 0.0}
+EXPONENTIAL = {"_target_": "torch.optim.lr_scheduler.ExponentialLR", "gamma": 0.96}
 
 
 def build_optimizer(spec: dict[str, Any], parameters, device_type: str):

@@ -47,6 +47,8 @@ def print_start(run: Run) -> None:
         where += f", {run.trainer.world_size} processes"
     name = type(run.learner.model).__name__
     line = f"model:      {name}, {params:,} parameters ({params * 4 / 2**20:.2f} MB), on {where}"
+    if run.compile is not None and run.compile.compile:
+        line += f"; training step compiled ({run.compile.reason})"
     if run.resume is not None:
         line += f"\nresuming:   {run.out} after epoch {run.resume.epochs_done}"
     print(line, flush=True)
@@ -101,9 +103,11 @@ def print_scoring(run: Run) -> None:
     from betaae.inversion.verdicts import REFERENCE_CURVES
 
     test = run.datamodule.hparams.num_test
+    spec = run.cfg.get("inversion_score")
+    score = f", the inversion score ({2 * (1 + len(spec.noise)) * spec.targets:,} inversions)" if spec else ""
     print(
         f"scoring:    the best checkpoint on {test:,} test curves, then {REFERENCE_CURVES:,} inversions "
-        "(the reference for invert.py's verdicts) and the figures ...",
+        f"(the reference for invert.py's verdicts){score} and the figures ...",
         flush=True,
     )
 
@@ -147,12 +151,14 @@ def print_summary(run: Run, metrics: dict) -> None:
         for n in ("metrics.json", "history.csv", "config.yaml", "figures/", "checkpoints/")
         if (out / n).is_file() or ((out / n).is_dir() and any((out / n).iterdir()))
     ]
+    compiled = f", of which {metrics['compile_s']:.1f} s compiling" if metrics.get("compile_s") is not None else ""
     lines = [
-        f"done in {metrics['wall_time_s']:.1f} s (training {metrics['train_time_s']:.1f} s in all, "
+        f"done in {metrics['wall_time_s']:.1f} s (training {metrics['train_time_s']:.1f} s in all{compiled}, "
         f"{metrics['epochs']} epoch{'' if metrics['epochs'] == 1 else 's'}, {metrics['global_step']} steps)",
         f"SSE per curve, {of_weights(metrics)}: train {metrics['train/sse_per_curve']:.4g} | "
         f"val {metrics['val/sse_per_curve']:.4g} | test {test:.4g}{lowest_val(metrics, best)}",
         test_line(metrics),
+        *([f"inversion:  {run.inversion.line()}"] if run.inversion is not None else []),
         f"outputs:    {out}/  ({', '.join(files)})",
     ]
     if run.datamodule.hparams.family == "beta":  # the marks are Beta's: the notebook's final figure, and the aim

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -42,6 +43,11 @@ RESUMABLE = (
     "paths.log_dir",
     "extensions",
 )
+
+
+# Top-level options added since runs were first saved, with their defaults in conf/train.yaml (a test keeps
+# them equal): a run saved without them resumes with these.
+ADDED_OPTIONS = {"compile": "auto", "inversion_score": {"targets": 200, "noise": [0.05, 0.2]}}
 
 
 @dataclass
@@ -86,6 +92,8 @@ def _migrated(saved: dict) -> DictConfig:
             if old.split(".")[1] in saved["model"]:
                 saved[node][key] = saved["model"].pop(old.split(".")[1])
     saved.setdefault("extensions", [])
+    for key, value in ADDED_OPTIONS.items():
+        saved.setdefault(key, copy.deepcopy(value))
     return OmegaConf.create(_current_targets(saved))
 
 

@@ -30,6 +30,7 @@ from betaae.core.errors import ConfigError, InterruptedRun
 from betaae.core.files import atomic_write_bytes, save_figure, write_csv, write_json
 from betaae.core.job import choices, in_multirun, task_overrides
 from betaae.inversion.verdicts import compute_reference
+from betaae.learner import compiling
 from betaae.learner.callbacks import HISTORY_COLUMNS, FiniteLossGuard, FollowTheLoad, History
 from betaae.learner.module import Learner
 from betaae.learner.plugins import AtomicCheckpointIO, LeanPrecision
@@ -54,6 +55,9 @@ class Run:
     datamodule: Any  # a CurveDataModule
     history: History
     resume: Resume | None
+    compile: compiling.Plan | None = None
+    reference: dict | None = None  # how well the model inverts its family (betaae.inversion.verdicts), once computed
+    inversion: Any = None  # the test-like inversion score (betaae.inversion.score), once computed
 
 
 def build(node: DictConfig, section: str, **kwargs: Any) -> Any:
@@ -120,7 +124,26 @@ def build_run(cfg: DictConfig, resume: Resume | None) -> Run:
         **({"precision": None} if lean else {}),  # Lightning takes a precision flag or a plugin, not both
     )
     datamodule.check_memory(trainer.strategy.root_device)
-    return Run(cfg, Path(cfg.paths.output_dir), trainer, learner, datamodule, history, resume)
+    run = Run(cfg, Path(cfg.paths.output_dir), trainer, learner, datamodule, history, resume)
+    run.compile = compiling.plan(cfg.get("compile", "auto"), trainer.strategy.root_device.type, planned_steps(cfg))
+    if run.compile.compile:
+        learner.compile_training_loss(run.compile.mode)
+    return run
+
+
+def start_seconds(history: History) -> float | None:
+    """Seconds from this process's start to its first training step (Python, imports, checks, set-up)."""
+    began = job.process_started_at()
+    return None if began is None or history.started_at is None else history.started_at - began
+
+
+def planned_steps(cfg: DictConfig) -> float:
+    """Optimizer steps the whole run takes (from its start, however often it is resumed), per process."""
+    data, epochs = cfg.data, cfg.trainer.get("max_epochs")
+    per_epoch = (data.get("steps_per_epoch") if data.online else None) or max(1, data.num_train // data.batch_size)
+    if epochs is None or int(epochs) < 0:  # Lightning's "no limit"
+        return math.inf
+    return float(int(epochs) * per_epoch)
 
 
 def first_settings() -> list[str]:
@@ -253,6 +276,9 @@ def evaluate(run: Run) -> tuple[dict[str, Any], Scores]:
             "device": str(run.trainer.strategy.root_device),
             "best_checkpoint": best,
             "best_epoch": best_epoch,
+            "compiled": bool(run.compile and run.compile.compile),
+            "compile_s": run.learner.compile_seconds,
+            "start_s": start_seconds(history),
         }
     )
     return metrics, scores
@@ -264,9 +290,40 @@ def record_reference(run: Run, best: str | None) -> dict[str, Any]:
     dm = run.datamodule
     model = run.learner.model.cpu().float().eval()
     reference = compute_reference(model, dm.family, dm.grid.cpu(), dm.low, dm.high, dm.hparams.seed).to_dict()
+    run.reference = reference
     if best:
         add_reference(best, reference)
     return {"curves": reference["curves"], "rms_median": reference["rms"]["0.5"], "rms_p99": reference["rms"]["0.99"]}
+
+
+def score_inversion(run: Run, best: str | None) -> dict[str, Any]:
+    """The inversion score of the best checkpoint (betaae.inversion.score) on the family's val-like and
+    test-like target sets: their figures for metrics.json, and the test-like score kept for the figure."""
+    spec = run.cfg.get("inversion_score")
+    if not spec:
+        return {}
+    from betaae.inversion.api import Model
+    from betaae.inversion.score import LEVELS, score
+    from betaae.models.checkpoints import Checkpointed
+
+    dm = run.datamodule
+    loaded = Checkpointed(run.learner.model.cpu().float().eval(), dm.spec, str(best or run.out), run.reference)
+    model, seed = Model(loaded), int(dm.hparams.test_seed)
+    scored = {split: score(model, int(spec.targets), tuple(spec.noise), seed, split) for split in ("val", "test")}
+    run.inversion = scored["test"]
+    figures: dict[str, Any] = {}
+    for split, result in scored.items():
+        figures.update(result.figures(split))
+    figures["inversion_score"] = {
+        "targets": int(spec.targets),
+        "noise": list(spec.noise),
+        "seed": seed,
+        "seconds": sum(r.seconds for r in scored.values()),
+        "levels": LEVELS.tolist(),
+        "test_coverage_curve": scored["test"].coverage_curve,
+        "test_failed": scored["test"].failed,
+    }
+    return figures
 
 
 def test_set(datamodule, scores: Scores) -> dict[str, Any]:
@@ -305,15 +362,22 @@ def write_figures(run: Run, scores: Scores) -> None:
     )
     error_map = plots.error_map(scores, checkpoint)
     writer = next((lg.experiment for lg in run.trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
+    step = max(0, run.trainer.current_epoch - 1)
     if writer is not None:
-        writer.add_figure("test/error_map", error_map, global_step=max(0, run.trainer.current_epoch - 1), close=False)
+        writer.add_figure("test/error_map", error_map, global_step=step, close=False)
     save_figure(figures / "error_map.png", error_map)
+    if run.inversion is not None:
+        inversion = plots.inversion_score(run.inversion, checkpoint)
+        if writer is not None:
+            writer.add_figure("test/inversion_score", inversion, global_step=step, close=False)
+        save_figure(figures / "inversion_score.png", inversion)
 
 
 def finish_loggers(run: Run, metrics: dict[str, Any]) -> None:
     """The test figures, at the last epoch, then each logger closed as a success (TensorBoard's with the
     run's HPARAMS ranking figure and status)."""
-    tests = {k: v for k, v in metrics.items() if k.startswith("test/")}
+    # The test figures, and the inversion score (computed at the end, like them).
+    tests = {k: v for k, v in metrics.items() if k.startswith(("test/", "test_inversion/", "val_inversion/"))}
     for logger in run.trainer.loggers:
         logger.log_metrics(tests, step=max(0, metrics["epochs"] - 1))
         logger.finalize("success")
@@ -335,6 +399,7 @@ def train(cfg: DictConfig, resume: Resume | None = None) -> dict:
         metrics, scores = evaluate(run)
         metrics["fit_s"] = time.perf_counter() - train_started
         metrics["inversion_reference"] = record_reference(run, metrics.get("best_checkpoint"))
+        metrics.update(score_inversion(run, metrics.get("best_checkpoint")))
         with signals.deferred():  # matplotlib's drawing code mangles an exception raised inside it
             write_figures(run, scores)
         metrics["wall_time_s"] = time.perf_counter() - started

@@ -23,6 +23,8 @@ FIGURES = (
     "test/sse_per_curve",
     "test/sse_per_curve_median",
     "test/sse_relative",
+    "test_inversion/error_p90",
+    "test_inversion/coverage_95",
     "train_time_s",
 )
 
@@ -161,6 +163,8 @@ def table(rows: list[dict[str, Any]], varying: list[str], metric: str, limit: in
         metric: "{:.4g}",
         "test/sse_per_curve": "{:.4g}",
         "test/sse_relative": "{:.3g}",
+        "test_inversion/error_p90": "{:.3g}",
+        "test_inversion/coverage_95": "{:.3f}",
         "train_time_s": "{:.1f}",
     }
     header = [*varying, *formats, "status"]
