@@ -256,9 +256,19 @@ def bench_conditions(tmp: Path, overrides: list[str], busy_s: float) -> dict:
     """The default run and the plain loop alone, two of each started together, and each beside a busy loop."""
     out: dict = {}
     cores = os.cpu_count() or 1
-    started = time.time()
-    out["alone"] = {"run": finish_train(start_train(tmp / "alone", overrides), tmp / "alone", started)}
-    out["alone"]["plain"] = finish_plain(start_plain(overrides, None, tmp / "p_alone.json"), tmp / "p_alone.json")
+    # Alone: the best of three of each, interleaved, since this machine's speed drifts by a quarter within minutes.
+    runs, plains = [], []
+    for rep in range(3):
+        started = time.time()
+        runs.append(finish_train(start_train(tmp / f"alone{rep}", overrides), tmp / f"alone{rep}", started))
+        plains.append(
+            finish_plain(start_plain(overrides, None, tmp / f"p_alone{rep}.json"), tmp / f"p_alone{rep}.json")
+        )
+    out["alone"] = {
+        "run": min(runs, key=lambda r: r["train_time_s"]),
+        "plain": min(plains, key=lambda p: p["train_s"]),
+        "repeats": {"run": [r["train_time_s"] for r in runs], "plain": [p["train_s"] for p in plains]},
+    }
     started = time.time()
     pair = [start_train(tmp / f"pair{i}", overrides) for i in range(2)]
     out["two together"] = {"run": [finish_train(p, tmp / f"pair{i}", started) for i, p in enumerate(pair)]}
@@ -397,8 +407,8 @@ def bench_answers(run_dir: Path, tmp: Path, repeats: int) -> dict:
 
 
 def bench_compile(tmp: Path, overrides: list[str], epochs: int) -> dict:
-    """Eager against compiled, 60 epochs each: cold (an empty Inductor cache), then cached (twice, interleaved
-    with eager runs, best of each)."""
+    """Eager against compiled, 60 epochs each: cold (an empty Inductor cache), then cached (three times,
+    interleaved with eager runs, best of each)."""
     overrides = [*overrides, f"trainer.max_epochs={epochs}"]
     cache = tmp / "inductor-cache"
     env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache)}
@@ -420,7 +430,7 @@ def bench_compile(tmp: Path, overrides: list[str], epochs: int) -> dict:
 
     cold = one("cold", "true")
     eager, cached = [], []
-    for rep in range(2):
+    for rep in range(3):
         eager.append(one(f"eager{rep}", "false"))
         cached.append(one(f"cached{rep}", "true"))
     best_eager = min(eager, key=lambda r: r["train_time_s"])
@@ -545,8 +555,14 @@ def main(argv: list[str] | None = None) -> dict:
             results["answers"] = bench_answers(run, tmp, 1 if quick else 3)
         if args.keep_run is not None and run.is_dir():
             shutil.copytree(run, args.keep_run)
+    measured = [k for k in results if k not in ("machine", "torch", "date")]
     if args.merge and args.out.is_file():
-        results = {**json.loads(args.out.read_text()), **results}
+        earlier = json.loads(args.out.read_text())
+        # Each section keeps the date it was measured on: a merge measures only some of them again.
+        dates = earlier.get("dates") or {
+            k: earlier.get("date") for k in earlier if k not in ("machine", "torch", "date")
+        }
+        results = {**earlier, **results, "dates": {**dates, **dict.fromkeys(measured, results["date"])}}
     write_json(args.out, results)
     print(json.dumps(results, indent=1, default=str))
     print(f"\nwritten: {args.out}")

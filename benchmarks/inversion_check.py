@@ -24,6 +24,7 @@ from scipy import stats
 
 from betaae.core.files import save_figure, write_json
 from betaae.inversion.api import invert, load_model
+from betaae.inversion.score import coverage_curve, pit
 
 NOISE = (0.05, 0.2)
 NOMINAL = np.linspace(0.05, 0.99, 20)
@@ -39,10 +40,10 @@ def in_family(model, count: int, seed: int) -> np.ndarray:
 
 
 def coverage(result, true: np.ndarray, level: float) -> np.ndarray:
-    """Share of true parameters inside their intervals at a level, per parameter (good fits only)."""
-    box = result.parameter_uncertainty.interval(level)
-    inside = (box[..., 0] <= true) & (true <= box[..., 1])
-    return inside[result.fit_ok].mean(axis=0)
+    """Share of true parameters inside their intervals at a level, per parameter (good fits only), from the
+    ranks of the truth in the posterior, as every run's inversion score computes it (betaae.inversion.score)."""
+    ranks = pit(result, true)[result.fit_ok]
+    return np.array([coverage_curve(ranks[:, j], (level,))[0] for j in range(ranks.shape[1])])
 
 
 def calibration(model, count: int) -> dict:

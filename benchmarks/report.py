@@ -280,7 +280,14 @@ def startup(b: dict) -> str:
 
 
 def machine(b: dict) -> str:
-    return f"Measured on {b['machine']}, torch {b['torch']}, {b['date']}."
+    text = f"Measured on {b['machine']}, torch {b['torch']}, {b['date']}."
+    older: dict[str, list[str]] = {}
+    for section, date in (b.get("dates") or {}).items():
+        if date != b["date"] and section in b:
+            older.setdefault(date, []).append(section)
+    for date, sections in sorted(older.items()):
+        text += f" Measured earlier, on {date}: {', '.join(sorted(sections))}."
+    return text
 
 
 BLOCKS = {

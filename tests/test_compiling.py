@@ -14,9 +14,8 @@ from betaae.runs.training import planned_steps
 @pytest.mark.parametrize(
     ("setting", "device", "steps", "compiles"),
     [
-        ("auto", "cpu", 11_700, False),  # the default run: the saving would not repay the compile
-        ("auto", "cpu", AUTO_MIN_STEPS["cpu"], True),
-        ("auto", "cpu", float("inf"), True),
+        ("auto", "cpu", 11_700, False),  # the default run
+        ("auto", "cpu", float("inf"), False),  # on a CPU it measured no faster, however long the run
         ("auto", "cuda", 2 * 78, False),  # a two-epoch debug run never compiles
         ("auto", "cuda", AUTO_MIN_STEPS["cuda"], True),
         ("auto", "mps", 10**9, False),
