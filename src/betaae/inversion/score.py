@@ -19,7 +19,9 @@ Each figure is `val_inversion/<name>` (for choosing) and `test_inversion/<name>`
   interval then holds the truth as often as its level says; TARP's coverage test needs draws from a joint
   posterior and adds nothing for one known in closed form;
 - `flagged`: the share of these in-family targets that the verdicts call not described (false alarms);
-- `failed`: the share whose parameter fit failed.
+- `failed`: the share whose parameter fit failed (the decoded curve is far from every member of the family:
+  no answer). The errors and coverages are over the others, so read them beside it: a model that fails
+  often can look precise on the few it answers.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ class InversionScore:
         return (
             f"error median/p90 of the range {errors}; 68% intervals hold {100 * self.coverage_68:.1f}%, 95% hold "
             f"{100 * self.coverage_95:.1f}% (largest gap {self.calibration_gap:.2f}); {100 * self.flagged:.1f}% "
-            f"flagged ({self.targets:,} targets x {1 + len(self.noise)}, {self.seconds:.1f} s)"
+            f"flagged, {100 * self.failed:.1f}% of fits failed ({self.targets:,} targets x {1 + len(self.noise)}, "
+            f"{self.seconds:.1f} s)"
         )
 
 

@@ -24,6 +24,7 @@ FIGURES = (
     "test/sse_per_curve_median",
     "test/sse_relative",
     "test_inversion/error_p90",
+    "test_inversion/failed",
     "test_inversion/coverage_95",
     "train_time_s",
 )
@@ -164,7 +165,7 @@ def table(rows: list[dict[str, Any]], varying: list[str], metric: str, limit: in
         "test/sse_per_curve": "{:.4g}",
         "test/sse_relative": "{:.3g}",
         "test_inversion/error_p90": "{:.3g}",
-        "test_inversion/coverage_95": "{:.3f}",
+        "test_inversion/failed": "{:.3f}",
         "train_time_s": "{:.1f}",
     }
     header = [*varying, *formats, "status"]
