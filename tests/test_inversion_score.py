@@ -100,6 +100,7 @@ def test_a_run_reports_its_score_everywhere_and_two_seeds_are_scored_on_the_same
     # TensorBoard: the scalars (HPARAMS's metric columns come from them) and the figure.
     run = events(out)
     assert {"test_inversion/coverage_95", "val_inversion/error_p90"} <= set(run.Tags()["scalars"])
+    assert "test_inversion/error_p90_alpha" not in run.Tags()["scalars"]  # per parameter: metrics.json only
     (point,) = run.Scalars("test_inversion/coverage_95")
     assert point.value == pytest.approx(metrics["test_inversion/coverage_95"], rel=1e-6)
     assert "test/inversion_score" in run.Tags()["images"]

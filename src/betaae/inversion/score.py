@@ -36,7 +36,8 @@ from betaae.families.sampling import split_seed
 from betaae.inversion.api import Model, invert
 
 LEVELS = np.round(np.arange(0.05, 0.951, 0.05), 2)  # the nominal levels of the coverage curve
-HEADLINE = ("error_median", "error_p90", "coverage_68", "coverage_95", "calibration_gap", "flagged")
+# The figures of a set that are not per parameter (the errors' worst parameter for the errors).
+HEADLINE = ("error_median", "error_p90", "coverage_68", "coverage_95", "calibration_gap", "flagged", "failed")
 
 
 @dataclass
