@@ -66,7 +66,10 @@ def summary(b: dict) -> str:
     c = b.get("conditions")
     if c:
         rows.append(
-            ["training time against a careful plain PyTorch loop, alone", f"{c['alone']['ratio_to_plain'][0]:.2f}×"]
+            [
+                "training time over a careful plain PyTorch loop's, alone (above 1×: slower)",
+                f"{c['alone']['ratio_to_plain'][0]:.2f}×",
+            ]
         )
         two = c["two together"]["slowdown_vs_alone"]
         rows.append(["two runs started together, each against one alone", " and ".join(f"{x:.2f}×" for x in two)])
@@ -260,10 +263,9 @@ def compiling(b: dict) -> str:
     header = [f"the default model, {c['epochs']} epochs ({c['steps']:,} steps)", "train s", "compile s", "test"]
     text = _table(header, rows)
     cold, cached = c["break_even_steps_cold"], c["break_even_steps_cached"]
-    text += (
-        f"\n\nThe compiled step saves {c['saving_per_step_ms']:.3f} ms a step ({100 * c['saving_share']:.0f}% of the "
-        "eager training)"
-    )
+    saving = c["saving_per_step_ms"]
+    change = f"saves {saving:.3f} ms" if saving > 0 else f"is {-saving:.3f} ms slower"
+    text += f"\n\nThe compiled step {change} a step ({100 * abs(c['saving_share']):.0f}% of the eager training)"
     if cold and cached:
         text += f"; compiling repays itself after {cold:,.0f} steps cold, {cached:,.0f} with the cache warm."
     else:
