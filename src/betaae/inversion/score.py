@@ -6,8 +6,7 @@ a family is scored on the same targets whatever its seed. Each row is inverted c
 of each sd in `noise` added to its log-pdf (the sd given to the inversion, as a user who knows it would),
 with the batched method and its Laplace intervals (betaae.inversion.uncertainty).
 
-The figures:
-Each figure is `val_inversion/<name>` (for choosing) and `test_inversion/<name>` (for reporting):
+The figures, each as `val_inversion/<name>` (for choosing) and `test_inversion/<name>` (for reporting):
 - `error_median`, `error_p90`: |fitted - true| as a share of the parameter's training range, over the
   targets whose fit succeeded (clean and noisy), per parameter and (unsuffixed) the worst parameter's;
 - `coverage_68`, `coverage_95`: the share of true parameters inside their 68% and 95% intervals, noisy
@@ -34,6 +33,7 @@ import torch
 
 from betaae.families.sampling import split_seed
 from betaae.inversion.api import Model, invert
+from betaae.inversion.uncertainty import cdf
 
 LEVELS = np.round(np.arange(0.05, 0.951, 0.05), 2)  # the nominal levels of the coverage curve
 # The figures of a set that are not per parameter (the errors' worst parameter for the errors).
@@ -102,16 +102,12 @@ def score_targets(model: Model, count: int, seed: int, split: str) -> np.ndarray
 
 def pit(result, true: np.ndarray) -> np.ndarray:
     """(n, k): the CDF of each parameter's posterior (its Laplace t-distribution, unconstrained) at the truth."""
-    from scipy import stats
-
     unc = result.parameter_uncertainty
     constraints = [p.constraint for p in unc.family.parameters]
     free_true = np.stack(
         [c.to_unconstrained(torch.from_numpy(true[:, j]).double()).numpy() for j, c in enumerate(constraints)], axis=1
     )
-    z = (free_true - unc.free) / unc.free_se
-    dof = unc.dof[:, None]
-    return np.where(np.isinf(dof), stats.norm.cdf(z), stats.t.cdf(z, np.where(np.isinf(dof), 1.0, dof)))
+    return cdf((free_true - unc.free) / unc.free_se, unc.dof[:, None])
 
 
 def coverage_curve(u: np.ndarray, levels=LEVELS) -> np.ndarray:
@@ -144,8 +140,9 @@ def score(model: Model, count: int, noise: tuple[float, ...], seed: int, split: 
     described, sds = np.concatenate(described), np.concatenate(sds)
     low, high = (b.numpy() for b in model.bounds)
     error = np.abs(fitted - true)[ok] / (high - low)
-    curve = coverage_curve(np.concatenate(pits))
-    at = {level: coverage_curve(np.concatenate(pits), (level,))[0] for level in (0.68, 0.95)}
+    ranks = np.concatenate(pits)
+    curve = coverage_curve(ranks)
+    at = {level: coverage_curve(ranks, (level,))[0] for level in (0.68, 0.95)}
     return InversionScore(
         names=names,
         targets=count,

@@ -31,6 +31,13 @@ from betaae.inversion.observations import Observations
 LEVELS = (0.68, 0.95)
 
 
+def cdf(z: np.ndarray, dof: np.ndarray) -> np.ndarray:
+    """The CDF at z of Student's t with dof (broadcast), the normal where dof is infinite: quantile's inverse."""
+    from scipy import stats
+
+    return np.where(np.isinf(dof), stats.norm.cdf(z), stats.t.cdf(z, np.where(np.isinf(dof), 1.0, dof)))
+
+
 def quantile(level: float, dof: np.ndarray) -> np.ndarray:
     """The two-sided quantile of a level: Student's t with dof, the normal where dof is infinite."""
     from scipy import stats
