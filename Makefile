@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[test,optuna]"
+	$(BIN)/python -m pip uninstall --quiet --yes hydra-optuna-sweeper 2>/dev/null || true  # pins optuna<3
+	$(BIN)/python -m pip install --quiet -e ".[test,optuna,postgresql,slurm]"
 	touch $(STAMP)
 
 setup: $(STAMP)

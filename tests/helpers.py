@@ -261,3 +261,59 @@ def tensorboard_server(logdir: Path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_binaries() -> Path | None:
+    """The folder of PostgreSQL's initdb and pg_ctl (Debian keeps them out of PATH), or None."""
+    import glob
+    import shutil
+
+    found = shutil.which("initdb")
+    if found and shutil.which("pg_ctl"):
+        return Path(found).resolve().parent
+    folders = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    return Path(folders[-1]) if folders else None
+
+
+@contextlib.contextmanager
+def postgres_server():
+    """A real PostgreSQL server of its own on 127.0.0.1, in a temporary directory, stopped and removed after;
+    yields its URL. PostgreSQL refuses to run as root: as root, it runs as the `postgres` user Debian makes."""
+    import pwd
+    import shutil
+    import tempfile
+
+    binaries = postgres_binaries()
+    if binaries is None:
+        pytest.skip("PostgreSQL's initdb and pg_ctl are not installed (Debian: apt-get install -y postgresql)")
+    prefix: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="betaae-pg-"))  # not under pytest's root-only tmp_path
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(folder)
+            pytest.skip("running as root, and there is no postgres user to run PostgreSQL as")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        prefix = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
+    data, port = folder / "data", free_port()
+    run = lambda *args: subprocess.run([*prefix, *map(str, args)], capture_output=True, text=True, timeout=120)  # noqa: E731
+    try:
+        made = run(binaries / "initdb", "-D", data, "-U", "betaae", "--auth=trust", "--no-sync")
+        assert made.returncode == 0, made.stderr[-2000:]
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        started = run(binaries / "pg_ctl", "-D", data, "-o", options, "-l", folder / "log", "-w", "start")
+        assert started.returncode == 0, started.stderr[-2000:] + (folder / "log").read_text()[-2000:]
+        yield f"postgresql://betaae@127.0.0.1:{port}/postgres"
+    finally:
+        if (data / "postmaster.pid").exists():
+            run(binaries / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)

@@ -193,9 +193,7 @@ def test_the_default_launcher_runs_the_jobs_side_by_side(tmp_path):
 
 
 @pytest.mark.slow  # an Optuna search of several trials: about 37 s
-@pytest.mark.skipif(
-    importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None, reason="needs the [optuna] extra"
-)
+@pytest.mark.skipif(importlib.util.find_spec("optuna") is None, reason="needs the [optuna] extra")
 def test_optuna_search_minimizes_the_metric_train_py_returns_and_names_trials_by_rounded_values(tmp_path):
     result = run_subprocess(
         "train.py",
@@ -308,3 +306,14 @@ def test_a_sweep_of_no_jobs_or_repeated_jobs_is_refused_and_leaves_nothing(tmp_p
     (line,) = error_lines(done.stderr)
     assert message in line
     assert not (tmp_path / "sw").exists()
+
+
+@pytest.mark.slow  # two DDP jobs of 2 CPU processes each, one after another: about 30 s
+def test_a_sweep_of_ddp_jobs_runs_each_job_as_its_own_ranks(tmp_path):
+    # Lightning starts a DDP job's other ranks with the process's command line: in a sweep, the whole sweep's.
+    # And it keeps its process group and variables when a job ends: the second job would talk to the first's.
+    args = ["-m", "hydra/launcher=basic", "trainer=ddp_cpu", "seed=0,1", *TINY, f"hydra.sweep.dir={tmp_path}"]
+    result = run_subprocess("train.py", args, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [r["status"] for r in read_summary(tmp_path)] == ["ok", "ok", "over seeds"]
+    assert sorted(d.name for d in tmp_path.iterdir() if (d / ".hydra").is_dir()) == ["seed=0", "seed=1"]

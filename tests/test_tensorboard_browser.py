@@ -58,7 +58,7 @@ def logdir(tmp_path_factory) -> Path:
         ["-m", "seed=0,1,2", *SMALL, f"hydra.sweep.dir={root / 'multiruns' / 'seeds'}"],
         ["-m", "latent_dims=1,3", *SMALL, "trainer.max_epochs=3", f"hydra.sweep.dir={root / 'multiruns' / 'cont'}"],
     ]
-    if importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None:
+    if importlib.util.find_spec("optuna") is not None:
         search = ["hydra.sweeper.n_trials=3", "hydra.sweeper.sampler.n_startup_trials=2"]
         commands.append(["hparams_search=optuna", *search, *SMALL, f"hydra.sweep.dir={root / 'multiruns' / 'optuna'}"])
     for args in commands:
@@ -145,7 +145,7 @@ def test_hparams_ranks_by_a_visible_column_and_shows_every_differing_setting(bro
     )  # the left pane lists each run's value of `changed` in full
     for setting in ("seed=0", "seed=2", "max_epochs=6", "max_epochs=3", "latent_dims=3"):
         assert setting in given, setting
-    if importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is not None:
+    if importlib.util.find_spec("optuna") is not None:
         assert re.search(r"lr=0\.\d{1,6} gamma=0\.\d{1,4}", given)  # Optuna's values, 4 digits
 
 

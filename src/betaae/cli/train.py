@@ -8,6 +8,7 @@ refused leaves nothing behind.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
@@ -28,8 +29,8 @@ from betaae.sweep.callback import kept_result
 from betaae.sweep.naming import continued
 
 
-def main(cfg: DictConfig) -> float | None:
-    """Returns the optimized metric, so that Hydra sweepers (Optuna) can minimize it."""
+def main(cfg: DictConfig) -> Any:
+    """Returns the optimized metric, so that Hydra sweepers (Optuna) can minimize it, or a pruned trial's `Pruned`."""
     kept = kept_result(cfg)  # a job that had finished before its sweep was stopped and continued
     if kept is not None:
         return kept
@@ -39,7 +40,12 @@ def main(cfg: DictConfig) -> float | None:
     cfg, resume = prepared
     from betaae.runs.training import train  # Lightning loads only for a run that passed every check
 
-    return train(cfg, resume).get(cfg.optimized_metric)
+    metrics = train(cfg, resume)
+    if metrics.get("status") == "pruned":
+        from betaae.search.trials import Pruned
+
+        return Pruned(int(metrics["pruned_at_epoch"]), metrics["val/sse_per_curve_best"])
+    return metrics.get(cfg.optimized_metric)
 
 
 def prepare(cfg: DictConfig) -> tuple[DictConfig, Resume | None] | None:

@@ -107,3 +107,37 @@ def stop_when_orphaned(interval: float = 1.0, grace: float = 60.0) -> None:
         os._exit(143)
 
     threading.Thread(target=watch, name="betaae-orphan-watch", daemon=True).start()
+
+
+def children() -> list[int]:
+    """This process's child processes (Linux's /proc; empty elsewhere)."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    # The name in parentheses may hold spaces: the parent's pid is the second field after it.
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == me:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def stop_children(timeout: float = 90.0) -> int:
+    """Pass a stop on to this process's children (submitit's local job runners pass it to their jobs, which
+    save their last checkpoint), and wait until they have ended, so that a sweep continued at once finds its
+    jobs stopped; the number still running after `timeout`."""
+    running = children()
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while running and time.monotonic() < deadline:
+        for pid in list(running):
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                    continue
+            running.remove(pid)
+        time.sleep(0.05)
+    return len(running)

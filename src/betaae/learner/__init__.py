@@ -1,5 +1,6 @@
 """The Lightning side of training: the DataModule, the LightningModule that trains any CurveModel, its
-callbacks, loggers and Trainer plugins, the CPU thread governor, and Lightning kept quiet.
+callbacks, loggers and Trainer plugins, the CPU thread governor, the DDP ranks of a sweep's job (`ddp_jobs`), and
+Lightning kept quiet.
 
 May import: `betaae.core`, `betaae.families`, `betaae.models`, `betaae.config`, `betaae.plots`.
 """

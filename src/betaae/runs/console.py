@@ -129,6 +129,20 @@ def lowest_val(metrics: dict[str, Any], best: float) -> str:
     return f" (lowest val of any epoch {best:.4g})"
 
 
+def print_pruned(run: Run, metrics: dict) -> None:
+    """A pruned trial's line: where it stopped, and its best val figure by then."""
+    from betaae.sweep.record import progress
+
+    best = metrics["val/sse_per_curve_best"]
+    shown = f"{best:.4g}" if best is not None else "-"
+    line = (
+        f"#{job_number()} {run.out.name}: pruned after epoch {metrics['pruned_at_epoch']} (val best {shown}, "
+        f"{metrics['train_time_s']:.1f} s)"
+    )
+    done = progress(run.out.parent) if in_multirun() else ""
+    print(f"{line} ({done})" if done else line, flush=True)
+
+
 def print_summary(run: Run, metrics: dict) -> None:
     """The few lines a user reads at the end of a run (one line in a sweep): figures, and where the files are."""
     out = run.out

@@ -143,13 +143,13 @@ def write_session_start(run_dir: Path, settings: Mapping[str, Any]) -> None:
     _write(run_dir, [_summary(metadata.SESSION_START_INFO_TAG, session_start_info=start)])
 
 
-def write_session_end(run_dir: Path, metrics: Mapping[str, Any], step: int, ok: bool) -> None:
-    """A run's ranking figure and its status, for the HPARAMS tab (the test figures are the run's own scalars)."""
+def write_session_end(run_dir: Path, metrics: Mapping[str, Any], step: int, status: str = "SUCCESS") -> None:
+    """A run's ranking figure and its status, for the HPARAMS tab (the test figures are the run's own scalars):
+    SUCCESS, or UNKNOWN for a pruned trial, for which TensorBoard has no status."""
     from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
     ranked = metrics.get(RANKED_BY)
     values = [Summary.Value(tag=RANKING, simple_value=float(ranked))] if isinstance(ranked, (int, float)) else []
-    status = api_pb2.Status.Value("STATUS_SUCCESS" if ok else "STATUS_FAILURE")
-    end = plugin_data_pb2.SessionEndInfo(status=status, end_time_secs=time.time())
+    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value(f"STATUS_{status}"), end_time_secs=time.time())
     _write(run_dir, [Summary(value=values), _summary(metadata.SESSION_END_INFO_TAG, session_end_info=end)], step)

@@ -30,7 +30,7 @@ from betaae.core.errors import ConfigError, InterruptedRun
 from betaae.core.files import atomic_write_bytes, save_figure, write_csv, write_json
 from betaae.core.job import choices, in_multirun, task_overrides
 from betaae.inversion.verdicts import compute_reference
-from betaae.learner import compiling
+from betaae.learner import compiling, ddp_jobs
 from betaae.learner.callbacks import HISTORY_COLUMNS, FiniteLossGuard, FollowTheLoad, History
 from betaae.learner.module import Learner
 from betaae.learner.plugins import AtomicCheckpointIO, LeanPrecision
@@ -40,8 +40,9 @@ from betaae.models.base import mean_terms
 from betaae.models.checkpoints import add_reference
 from betaae.models.scoring import QUALITY_MARKS, Scores, late_spikes, score
 from betaae.runs import hparams
-from betaae.runs.console import print_scoring, print_start, print_summary, threads_used, user_modules_args
+from betaae.runs.console import print_pruned, print_scoring, print_start, print_summary, threads_used, user_modules_args
 from betaae.runs.resume import Resume, write_resume_record
+from betaae.search.pruning import TrialPruning, from_env
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Run:
     compile: compiling.Plan | None = None
     reference: dict | None = None  # how well the model inverts its family (betaae.inversion.verdicts), once computed
     inversion: Any = None  # the test-like inversion score (betaae.inversion.score), once computed
+    pruning: TrialPruning | None = None  # for a trial of a search with a pruner
 
 
 def build(node: DictConfig, section: str, **kwargs: Any) -> Any:
@@ -97,6 +99,8 @@ def build_run(cfg: DictConfig, resume: Resume | None) -> Run:
     """The data module, the learner, the callbacks, the loggers and the Trainer of a checked config."""
     threads, follow = thread_plan(cfg)
     torch.set_num_threads(threads)
+    if in_multirun():
+        ddp_jobs.install()
     L.seed_everything(cfg.seed, verbose=False)
     datamodule = build(cfg.data, "data.")
     plain = OmegaConf.to_container(cfg, resolve=True)
@@ -113,7 +117,8 @@ def build_run(cfg: DictConfig, resume: Resume | None) -> Run:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     # LeanPrecision is 32-bit: another precision keeps Lightning's own plugin (and its per-step hooks).
     lean = cfg.trainer.get("precision") in (None, 32, "32", "32-true")
-    ours = [history, FiniteLossGuard(), *([FollowTheLoad(threads)] if follow else [])]
+    pruning = from_env(str(cfg.get("optimized_metric")))  # a trial of an Optuna search with a pruner
+    ours = [history, FiniteLossGuard(), *([FollowTheLoad(threads)] if follow else []), *([pruning] if pruning else [])]
     trainer: L.Trainer = build(
         cfg.trainer,
         "trainer.",
@@ -124,7 +129,7 @@ def build_run(cfg: DictConfig, resume: Resume | None) -> Run:
         **({"precision": None} if lean else {}),  # Lightning takes a precision flag or a plugin, not both
     )
     datamodule.check_memory(trainer.strategy.root_device)
-    run = Run(cfg, Path(cfg.paths.output_dir), trainer, learner, datamodule, history, resume)
+    run = Run(cfg, Path(cfg.paths.output_dir), trainer, learner, datamodule, history, resume, pruning=pruning)
     run.compile = compiling.plan(cfg.get("compile", "auto"), trainer.strategy.root_device.type, planned_steps(cfg))
     if run.compile.compile:
         learner.compile_training_loss(run.compile.mode)
@@ -390,7 +395,31 @@ def finish_loggers(run: Run, metrics: dict[str, Any]) -> None:
         logger.log_metrics(tests, step=max(0, metrics["epochs"] - 1))
         logger.finalize("success")
         if isinstance(logger, TensorBoardLogger):
-            hparams.write_session_end(Path(logger.log_dir), metrics, max(0, metrics["epochs"] - 1), ok=True)
+            hparams.write_session_end(Path(logger.log_dir), metrics, max(0, metrics["epochs"] - 1))
+
+
+def finish_pruned(run: Run, started: float) -> dict:
+    """A trial its search pruned: no test figures, inversion score or figures (the time they take is what
+    pruning saves), only what the search and the summary read, with the epoch it stopped at."""
+    rows = run.history.rows
+    vals = [r["val_sse_per_curve"] for r in rows if math.isfinite(r["val_sse_per_curve"])]
+    metrics = {
+        "status": "pruned",
+        "pruned_at_epoch": run.pruning.pruned_at,
+        "val/sse_per_curve_best": min(vals) if vals else None,
+        "epochs": run.trainer.current_epoch,
+        "global_step": run.trainer.global_step,
+        "train_time_s": rows[-1]["elapsed_s"] if rows else 0.0,
+        "wall_time_s": time.perf_counter() - started,
+    }
+    write_json(run.out / "metrics.json", metrics)
+    (run.out / "error.txt").unlink(missing_ok=True)
+    for logger in run.trainer.loggers:
+        logger.finalize("pruned")
+        if isinstance(logger, TensorBoardLogger):
+            hparams.write_session_end(Path(logger.log_dir), metrics, max(0, metrics["epochs"] - 1), "UNKNOWN")
+    print_pruned(run, metrics)
+    return metrics
 
 
 def train(cfg: DictConfig, resume: Resume | None = None) -> dict:
@@ -403,6 +432,8 @@ def train(cfg: DictConfig, resume: Resume | None = None) -> dict:
         fit(run)
         if not run.trainer.is_global_zero:
             return {}
+        if run.pruning is not None and run.pruning.pruned_at is not None:
+            return finish_pruned(run, started)
         print_scoring(run)
         metrics, scores = evaluate(run)
         metrics["fit_s"] = time.perf_counter() - train_started

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, open_dict, read_write
 
 from betaae.config.checks import check_sweep_keys
 from betaae.core.commands import override
-from betaae.core.errors import Abort, BetaaeError, ResourceError, ResumeError, ours_in
+from betaae.core.errors import Abort, BetaaeError, ConfigError, ResourceError, ResumeError, ours_in
 from betaae.core.files import DISK_ERRORS, atomic_write_bytes
 from betaae.core.job import SWEEP_NOTES
 from betaae.runs.directories import (
@@ -68,6 +68,10 @@ def interrupted(error: BetaaeError) -> str:
     """The one line for a sweep stopped by Ctrl-C or SIGTERM (summary written), or the error's own line."""
     if not _active:
         return str(error)
+    if _active.get("children_stop"):
+        from betaae.core import signals
+
+        signals.stop_children()
     sweep_dir, record = _active["dir"], _active["record"]
     rows, _ = summarize(sweep_dir, _active["metric"])
     done = sum(r["status"] == "ok" for r in rows)
@@ -91,6 +95,21 @@ def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+def is_search(config: DictConfig) -> bool:
+    """Whether this sweep is betaae's Optuna search (its sweeper chooses the jobs)."""
+    return str(config.hydra.sweeper.get("_target_", "")).startswith("hydra_plugins.betaae_optuna_sweeper.")
+
+
+def check_launcher_here(config: DictConfig) -> None:
+    """A SLURM launcher needs SLURM's sbatch on this machine: say so before anything is made."""
+    target = str(config.hydra.launcher.get("_target_", ""))
+    if target.endswith("SlurmLauncher") and shutil.which("sbatch") is None:
+        raise ConfigError(
+            "hydra/launcher=slurm: sbatch is not on this machine's PATH; run the sweep on a SLURM login node, "
+            "or try it here with hydra/launcher=submitit_local"
+        )
+
+
 def sweep_size(config: DictConfig, overrides: list[str]) -> tuple[int | None, int | None, bool]:
     """(jobs in all, how many run at once, whether Optuna chooses them); None where it is not known."""
     sweeper = config.hydra.sweeper
@@ -108,8 +127,9 @@ def plan(config: DictConfig, overrides: list[str]) -> str:
     each = f", {epochs} epochs each" if isinstance(epochs, int) else ""
     if optuna:
         sampler = str((sweeper.get("sampler") or {}).get("_target_", "")).rsplit(".", 1)[-1] or "its sampler"
-        study = "its study in memory" if not sweeper.get("storage") else f"its study in {sweeper.storage}"
-        return f"{jobs} trials of Optuna's {sampler}{each}, {at_once} at a time, {study}"
+        pruner = str((sweeper.get("pruner") or {}).get("_target_", "")).rsplit(".", 1)[-1]
+        pruned = f", {pruner}" if pruner else ", no pruning"
+        return f"{jobs} trials of Optuna's {sampler}{each}{pruned}"
     side = f", {at_once} side by side" if at_once and jobs and jobs > 1 else ""
     return f"{jobs} job{'s' if jobs != 1 else ''}{each}{side}" if jobs else f"its jobs{each}"
 
@@ -196,6 +216,11 @@ class SweepSummary(Callback):
             "hydra_overrides": hydra_overrides,
         }
         check_sweep_keys(config, overrides)
+        check_launcher_here(config)
+        if is_search(config):
+            from betaae.search.sweeper import preflight
+
+            record["study"] = preflight(config, sweep_dir, overrides)
         earlier = read_record(sweep_dir)
         if not sweep_dir.exists():
             note_new(sweep_dir)
@@ -236,7 +261,9 @@ class SweepSummary(Callback):
             os.environ[SWEEP_JOBS] = str(jobs)
         else:
             os.environ.pop(SWEEP_JOBS, None)
-        _active.update(dir=sweep_dir, record=earlier or record, metric=metric)
+        # Submitit's local jobs outlive a stopped sweep unless it passes the stop on to them.
+        local = "submitit" in str(config.hydra.launcher.get("_target_", "")).lower()
+        _active.update(dir=sweep_dir, record=earlier or record, metric=metric, children_stop=local)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = _active.get("dir")

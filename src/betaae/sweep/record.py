@@ -72,8 +72,9 @@ def split_overrides(overrides: list[str], sweeper_params: list[str]) -> tuple[li
 
     parsed = OverridesParser.create().parse_overrides(overrides)
     varying = [o.get_key_element().lstrip("+~") for o in parsed if o.is_sweep_override()]
-    varying += [k for k in sweeper_params if k not in varying]
     constant = [text for o, text in zip(parsed, overrides) if not o.is_sweep_override()]
+    fixed = {o.get_key_element().lstrip("+~") for o in parsed if not o.is_sweep_override()}
+    varying += [k for k in sweeper_params if k not in varying and k not in fixed]  # a value given holds for all
     return varying, constant
 
 

@@ -65,6 +65,44 @@ def job_row(job_dir: Path, varying: list[str], metric: str) -> dict[str, Any]:
     return row
 
 
+def study_rows(sweep_dir: Path, rows: list[dict[str, Any]], varying: list[str], metric: str) -> list[dict]:
+    """For a search: each job's trial number, and one row for every trial of the study that another worker
+    ran (its state, settings and value, read from the study), so that every worker's summary lists them all."""
+    from betaae.sweep.record import read_record
+
+    study = (read_record(sweep_dir) or {}).get("study")
+    if not isinstance(study, dict) or not study.get("storage"):
+        return []
+    from betaae.core.errors import BetaaeError
+    from betaae.search.study import trial_rows
+
+    try:
+        trials = trial_rows(study["storage"], study["name"], metric)
+    except BetaaeError:  # the server is gone since: this worker's own jobs are still listed
+        return []
+    here = {str((sweep_dir / r["job"]).resolve()): r for r in rows}
+    states = {"complete": "ok", "fail": "failed", "pruned": "pruned"}
+    others = []
+    for trial in trials:
+        own = here.get(str(Path(trial["job_dir"]).resolve())) if trial["job_dir"] else None
+        if own is not None:
+            own["trial"] = trial["trial"]
+            continue
+        where = Path(trial["job_dir"]) if trial["job_dir"] else None
+        others.append(
+            {
+                "job": f"{where.parent.name}/{where.name}" if where else f"trial {trial['trial']}",
+                "status": states.get(trial["state"], trial["state"]),
+                "trial": trial["trial"],
+                "worker": str(where.parent) if where else "",
+                **{k: trial["params"].get(k, "") for k in varying},
+                metric: trial[metric],
+                **({"epochs": trial["epochs"]} if trial["epochs"] is not None else {}),
+            }
+        )
+    return others
+
+
 def _read(path: Path) -> str:
     """A job's text file, or "" where it cannot be read (another user's, with no read permission)."""
     try:
@@ -124,11 +162,12 @@ def summarize(sweep_dir: Path, metric: str = DEFAULT_METRIC, write: bool = True)
     varying = list(swept_settings(str(sweep_dir)) or [])
     jobs = [d for d in sorted(sweep_dir.iterdir()) if d.is_dir() and (d / ".hydra").is_dir()]
     rows = [job_row(d, varying, metric) for d in jobs]
+    rows += study_rows(sweep_dir, rows, varying, metric)
     for row in rows:
         row["setting"] = setting_label(row, varying)
     rows.sort(key=lambda r: (not finite(r.get(metric)), r[metric] if finite(r.get(metric)) else 0.0))
     settings = over_seeds(rows, varying, metric)
-    first = ["job", "status", *varying, "setting", "seeds", metric, f"{metric}_sd", *FIGURES, "error"]
+    first = ["job", "status", "trial", *varying, "setting", "seeds", metric, f"{metric}_sd", *FIGURES, "error"]
     every = [*rows, *settings]
     columns = list(dict.fromkeys(first + [k for row in every for k in row if k != "best_checkpoint"]))
     columns = [c for c in columns if any(c in row for row in every)]
@@ -185,9 +224,16 @@ def report(sweep_dir: Path, metric: str = DEFAULT_METRIC, write: bool = True) ->
     """The end-of-sweep text (summary written first, if `write`) and the number of jobs that did not end well."""
     rows, settings = summarize(sweep_dir, metric, write)
     varying = list(swept_settings(str(sweep_dir)) or [])
-    failed = sum(r["status"] == "failed" for r in rows)
+    failed = sum(r["status"] == "failed" for r in rows if "worker" not in r)  # this worker's own jobs
+    pruned = sum(r["status"] == "pruned" for r in rows)
     unfinished = sum(r["status"] in ("interrupted", "incomplete") for r in rows)
-    counts = f"{len(rows)} jobs, {failed} failed" + (f", {unfinished} unfinished" if unfinished else "")
+    others = sum("worker" in r for r in rows)
+    counts = (
+        f"{len(rows)} jobs, {failed} failed"
+        + (f", {pruned} pruned" if pruned else "")
+        + (f", {unfinished} unfinished" if unfinished else "")
+        + (f" ({others} run by other workers on the study)" if others else "")
+    )
     lines = [f"sweep: {counts}; best first by {metric}"]
     if settings:
         shown = [k for k in varying if k != SEED]
@@ -197,9 +243,10 @@ def report(sweep_dir: Path, metric: str = DEFAULT_METRIC, write: bool = True) ->
     if settings and finite(settings[0].get(metric)):
         lines.append(f"best setting: {settings[0]['setting']} ({settings[0]['seeds']} seeds)")
     if best is not None:
-        lines.append(f"best job:   {sweep_dir / best['job']}")
+        place = Path(best["worker"]) / Path(best["job"]).name if "worker" in best else sweep_dir / best["job"]
+        lines.append(f"best job:   {place}")
         # The path metrics.json recorded is where the sweep ran; a sweep since moved has it under its job.
-        moved = sweep_dir / best["job"] / "checkpoints" / "best.ckpt"
+        moved = place / "checkpoints" / "best.ckpt"
         checkpoint = moved if moved.is_file() else best.get("best_checkpoint")
         if checkpoint:
             lines.append(f"checkpoint: {checkpoint}")
