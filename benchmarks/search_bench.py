@@ -71,10 +71,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check that the benchmark runs")
     parser.add_argument("--only", default="today,pruned,two", help="comma-separated ways of today,pruned,two")
+    parser.add_argument("--warmup", type=int, help="the pruner's n_warmup_steps, in place of the preset's")
+    parser.add_argument("--merge", action="store_true", help="add to the ways measured in an existing --out")
     options = parser.parse_args(argv)
     base = [f"hydra.sweeper.n_trials={options.trials}", *(QUICK if options.quick else [])]
     if options.quick:
         base.append("hydra.sweeper.pruner.n_warmup_steps=5")
+    if options.warmup is not None:
+        base.append(f"hydra.sweeper.pruner.n_warmup_steps={options.warmup}")
     results = []
     with tempfile.TemporaryDirectory(prefix="betaae-search-bench-") as tmp:
         root = Path(tmp)
@@ -88,6 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
             else:
                 workers = [[*args, "num_threads=1"], [*args, "num_threads=1"]]
             results.append(measure(way, workers, root, storage))
+            results[-1]["warmup"] = options.warmup
             print(json.dumps(results[-1]), flush=True)
     record = {
         "date": time.strftime("%Y-%m-%d"),
@@ -96,15 +101,21 @@ def main(argv: list[str] | None = None) -> dict:
         "quick": options.quick,
         "results": results,
     }
+    if options.merge and options.out.is_file():
+        earlier = json.loads(options.out.read_text())
+        record["results"] = [*earlier["results"], *results]
+        results = record["results"]
     options.out.parent.mkdir(parents=True, exist_ok=True)
     options.out.write_text(json.dumps(record, indent=2) + "\n")
     today = next((r for r in results if r["way"] == "today"), None)
+    results = record["results"]
     print("| way | wall (s) | epochs in all | best val | trials complete / pruned |")
     print("| --- | --- | --- | --- | --- |")
     for r in results:
         ratio = f" ({r['wall_s'] / today['wall_s']:.0%} of today's)" if today and r is not today else ""
+        warmup = f", warm-up {r['warmup']} epochs" if r.get("warmup") is not None else ""
         print(
-            f"| {r['way']} | {r['wall_s']:.0f}{ratio} | {r['epochs']} | {r['best_val']:.3g} | "
+            f"| {r['way']}{warmup} | {r['wall_s']:.0f}{ratio} | {r['epochs']} | {r['best_val']:.3g} | "
             f"{r['complete']} / {r['pruned']} |"
         )
     return record

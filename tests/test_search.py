@@ -256,3 +256,20 @@ def test_a_ddp_trial_is_pruned_on_every_rank_together(tmp_path):
     trials = study(f"sqlite:///{sweep / 'optuna.db'}").trials
     states = {t.params["optimizer.lr"]: t.state.name for t in trials if t.state.name != "COMPLETE"}
     assert "PRUNED" in states.values() and set(states) == {1e-7}, [(t.params, t.state.name) for t in trials]
+
+
+@pytest.mark.slow  # a 4-trial search, two trials at a time in joblib workers: about 30 s
+def test_n_jobs_runs_that_many_trials_at_once_in_one_worker(tmp_path):
+    sweep = tmp_path / "search"
+    args = ["hparams_search=optuna", *SMALL, "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2"]
+    result = run_subprocess("train.py", [*args, "hydra.sweeper.pruner=null", f"hydra.sweep.dir={sweep}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "4 of 4 trials to run (no trials yet), 2 at a time" in result.stdout
+    trials = study(f"sqlite:///{sweep / 'optuna.db'}").trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 4
+    # Trials 0 and 1 ran side by side: each job started before the other ended.
+    spans = [
+        ((Path(t.user_attrs["job_dir"]) / ".hydra" / "config.yaml").stat().st_mtime, t.datetime_complete.timestamp())
+        for t in trials[:2]
+    ]
+    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans

@@ -1,9 +1,11 @@
 """Inverting samples instead of a curve: the code whose decoded density best explains i.i.d. draws.
 
-A decoded log-pdf, interpolated between grid points and normalized on the grid, is a density on
-[grid_low, grid_high]. The draws inside the grid then have a truncated likelihood (the draws outside are
-set aside, which is exact for the truncated density and loses only their information), maximized over
-the code with L-BFGS from the best of a set of candidate codes. The answer's covariance is the inverse
+A decoded curve is the family's log-pdf on the grid, interpolated between grid points. Each draw inside the
+grid counts by its density there; the draws outside the grid are censored: each counts by the decoded
+probability of falling outside, one minus the decoded density's integral over the grid. That is the
+likelihood of all the draws, where setting the outside ones aside (a likelihood truncated to the grid) would
+lose what their number says: for the Beta family with α < 1, a large share of the draws falls below the
+grid. The likelihood is maximized over the code with L-BFGS from the best of a set of candidate codes. The answer's covariance is the inverse
 Hessian of the negative log-likelihood (Laplace), and a Kolmogorov-Smirnov test of the draws against the
 decoded distribution says whether the model describes them.
 """
@@ -18,12 +20,15 @@ import torch
 from betaae.inversion.observations import Samples, interpolation_matrix
 
 REFINE = 10  # the normalizing integral is taken on a grid this many times finer than the model's
+# The decoded probability of a draw inside the grid is kept within (EDGE, 1 - EDGE): a model's curve may
+# integrate to a little more than 1 over the grid, and a censored draw must still have a finite likelihood.
+EDGE = 1e-6
 
 
 @dataclass
 class SampleFit:
     codes: torch.Tensor  # (n, d)
-    log_likelihood: np.ndarray  # (n,) of the draws inside the grid, per draw
+    log_likelihood: np.ndarray  # (n,) of all the draws (censored outside the grid), per draw
     covariance: torch.Tensor  # (n, d, d)
     ks_p_value: np.ndarray  # (n,)
     evaluations: np.ndarray  # (n,)
@@ -66,8 +71,20 @@ def draw_weights(grid: np.ndarray, draws: np.ndarray, chunk: int = 100_000) -> t
     return torch.tensor(total, dtype=torch.float64)
 
 
+def censored_loglik(
+    decoded: torch.Tensor, weights: torch.Tensor, inside: int, outside: int, log_mass: torch.Tensor
+) -> torch.Tensor:
+    """The log-likelihood (n,) of draws of which `inside` lie in the grid (their summed log-density is
+    `decoded @ weights`) and `outside` beyond it, under decoded log-pdfs whose integral over the grid is
+    exp(log_mass): the truncated likelihood of the inside draws, plus the binomial likelihood of the split."""
+    mass = log_mass.exp().clamp(EDGE, 1 - EDGE)
+    truncated = decoded @ weights - inside * log_mass
+    return truncated + inside * mass.log() + outside * torch.log1p(-mass)
+
+
 def fit_samples(model, samples: Samples, grid: np.ndarray, candidates: torch.Tensor) -> SampleFit:
-    """The maximum-likelihood code of each target's draws, its Laplace covariance and a KS p-value."""
+    """The maximum-likelihood code of each target's draws (censored outside the grid), its Laplace covariance
+    and a KS p-value of the inside draws against the decoded density truncated to the grid."""
     from scipy import stats
     from scipy.optimize import minimize
 
@@ -76,15 +93,17 @@ def fit_samples(model, samples: Samples, grid: np.ndarray, candidates: torch.Ten
         candidate_curves = model.decode(candidates).double()
         normalizers = density.log_normalizer(candidate_curves)
     codes, loglik, covariances, p_values, evaluations = [], [], [], [], []
-    for draws in samples.draws:
+    for draws, out in zip(samples.draws, samples.outside):
         weights = draw_weights(density.grid, draws)  # (num_points,)
         m = len(draws)
 
-        def negative_loglik(code: torch.Tensor, weights: torch.Tensor = weights, m: int = m) -> torch.Tensor:
+        def negative_loglik(
+            code: torch.Tensor, weights: torch.Tensor = weights, m: int = m, out: int = out
+        ) -> torch.Tensor:
             decoded = model.decode(code[None].float()).double()
-            return -((decoded @ weights).sum() - m * density.log_normalizer(decoded)[0]) / m
+            return -censored_loglik(decoded, weights, m, out, density.log_normalizer(decoded))[0] / (m + out)
 
-        start = candidates[int((candidate_curves @ weights - m * normalizers).argmax())]
+        start = candidates[int(censored_loglik(candidate_curves, weights, m, out, normalizers).argmax())]
 
         def objective(z: np.ndarray) -> tuple[float, np.ndarray]:
             code = torch.tensor(z, dtype=torch.float64, requires_grad=True)
@@ -96,7 +115,7 @@ def fit_samples(model, samples: Samples, grid: np.ndarray, candidates: torch.Ten
         result = minimize(objective, start.double().numpy(), jac=True, method="L-BFGS-B")
         code = torch.tensor(result.x, dtype=torch.float64)
         with torch.enable_grad():
-            hessian = torch.autograd.functional.hessian(negative_loglik, code) * m
+            hessian = torch.autograd.functional.hessian(negative_loglik, code) * (m + out)
         ridge = 1e-12 * hessian.diagonal().abs().sum().clamp_min(1e-300)
         covariances.append(torch.linalg.inv(hessian + ridge * torch.eye(len(code), dtype=torch.float64)))
         codes.append(code.float())

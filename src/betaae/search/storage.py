@@ -55,6 +55,23 @@ def resolve(url: str | None, sweep_dir: str | os.PathLike) -> str:
     return url
 
 
+def _rdb(url: str, engine: dict, attempts: int = 10):
+    """Optuna's RDBStorage; workers that start together on a new database race to create its tables, and the
+    loser's error (`table ... already exists`) only means the tables are there now: it tries again."""
+    import time
+
+    import optuna
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        except Exception as err:
+            if "already exists" not in str(err) or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _path(url: str) -> Path:
     return Path(url.split("://", 1)[1][1:])
 
@@ -98,7 +115,7 @@ def open_storage(url: str):
     else:
         engine = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}, "pool_pre_ping": True}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        return _rdb(url, engine)
     except ModuleNotFoundError as err:
         extra = "postgresql" if kind == "postgresql" else kind
         raise ConfigError(

@@ -73,11 +73,14 @@ def interrupted(error: BetaaeError) -> str:
 
         signals.stop_children()
     sweep_dir, record = _active["dir"], _active["record"]
-    rows, _ = summarize(sweep_dir, _active["metric"])
-    done = sum(r["status"] == "ok" for r in rows)
+    every, _ = summarize(sweep_dir, _active["metric"])
+    rows = [r for r in every if "worker" not in r]  # this worker's jobs, not the trials of others on its study
+    done = sum(r["status"] in ("ok", "pruned") for r in rows)
     stopped = sum(r["status"] in ("interrupted", "incomplete") for r in rows)
     failed = sum(r["status"] == "failed" for r in rows)
-    planned = planned_jobs(record.get("overrides", []))
+    planned = _active.get("planned") or planned_jobs(record.get("overrides", []))
+    if "study" in record:  # a search: the trials still owed by the study, whoever runs them
+        planned = (_active.get("planned") or 0) - (len(every) - len(rows)) or None
     waiting = f", {planned - len(rows)} not started" if planned is not None and planned > len(rows) else ""
     what = "Ctrl-C" if error.exit_code == 130 else "SIGTERM"
     return (
@@ -263,7 +266,7 @@ class SweepSummary(Callback):
             os.environ.pop(SWEEP_JOBS, None)
         # Submitit's local jobs outlive a stopped sweep unless it passes the stop on to them.
         local = "submitit" in str(config.hydra.launcher.get("_target_", "")).lower()
-        _active.update(dir=sweep_dir, record=earlier or record, metric=metric, children_stop=local)
+        _active.update(dir=sweep_dir, record=earlier or record, metric=metric, children_stop=local, planned=jobs)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = _active.get("dir")
