@@ -27,7 +27,31 @@ def test_parameters_from_samples_are_about_as_good_as_scipys_fit_of_the_same_dra
     assert np.median(ours) <= 1.3 * np.median(theirs), (np.median(ours), np.median(theirs))
 
 
-def test_draws_outside_the_grid_are_set_aside_and_counted_and_outside_the_support_refused(exact):
+def test_draws_below_the_grid_count_by_their_number_so_small_alphas_are_found_as_well_as_scipy_finds_them(exact):
+    # With alpha < 1 a large share of the draws falls below the grid's 0.01: a likelihood truncated to the grid
+    # loses what their number says; censoring them keeps it.
+    from betaae.inversion.api import _candidates
+    from betaae.inversion.observations import Samples
+    from betaae.inversion.samples import fit_samples
+
+    rng = np.random.default_rng(7)
+    grid = exact.grid
+    ours, truncated, theirs = [], [], []
+    for alpha, beta in zip(0.15 + 0.85 * rng.random(16), 1 + 3 * rng.random(16)):
+        draws = np.clip(stats.beta(alpha, beta).rvs(size=1000, random_state=rng), 1e-300, 1 - 1e-16)
+        result = invert(exact, samples=draws)
+        assert result.draws_outside[0] > 0
+        ours.append(abs(result.params[0][0] - alpha))
+        theirs.append(abs(stats.beta.fit(draws, floc=0, fscale=1)[0] - alpha))
+        inside = draws[(draws >= grid[0]) & (draws <= grid[-1])]
+        # The same fit, as if the number outside were unknown (the likelihood truncated to the grid).
+        fitted = fit_samples(exact.module, Samples([inside], [0]), grid, _candidates(exact))
+        truncated.append(abs(float(fitted.codes[0, 0].double().exp()) - alpha))
+    assert np.median(ours) <= 1.1 * np.median(theirs), (np.median(ours), np.median(theirs))
+    assert np.median(truncated) > 1.3 * np.median(ours), (np.median(truncated), np.median(ours))
+
+
+def test_draws_outside_the_grid_are_censored_and_counted_and_outside_the_support_refused(exact):
     draws = np.concatenate([stats.beta(2, 3).rvs(size=500, random_state=1), [0.001, 0.995]])
     outside = int(((draws < 0.01) | (draws > 0.99)).sum())
     result = invert(exact, samples=draws)

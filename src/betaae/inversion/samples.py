@@ -5,9 +5,10 @@ grid counts by its density there; the draws outside the grid are censored: each 
 probability of falling outside, one minus the decoded density's integral over the grid. That is the
 likelihood of all the draws, where setting the outside ones aside (a likelihood truncated to the grid) would
 lose what their number says: for the Beta family with α < 1, a large share of the draws falls below the
-grid. The likelihood is maximized over the code with L-BFGS from the best of a set of candidate codes. The answer's covariance is the inverse
-Hessian of the negative log-likelihood (Laplace), and a Kolmogorov-Smirnov test of the draws against the
-decoded distribution says whether the model describes them.
+grid. The likelihood is maximized over the code with L-BFGS from the best of a set of candidate codes.
+The answer's covariance is the inverse Hessian of the negative log-likelihood (Laplace), and a
+Kolmogorov-Smirnov test of the inside draws against the decoded density truncated to the grid says whether
+the model describes them.
 """
 
 from __future__ import annotations

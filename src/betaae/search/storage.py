@@ -56,17 +56,24 @@ def resolve(url: str | None, sweep_dir: str | os.PathLike) -> str:
 
 
 def _rdb(url: str, engine: dict, attempts: int = 10):
-    """Optuna's RDBStorage; workers that start together on a new database race to create its tables, and the
-    loser's error (`table ... already exists`) only means the tables are there now: it tries again."""
+    """Optuna's RDBStorage. Workers that start together on a new database race to create its tables: on a
+    SQLite file they take turns (a lock on the file itself, no file beside it); on a server the loser's error
+    (a table or row that already exists) only means the tables are there now, and it tries again."""
+    import fcntl
     import time
 
     import optuna
 
     for attempt in range(attempts):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+            if scheme(url) != "sqlite":
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+            with open(_path(url), "a") as held:  # SQLite takes an empty file for a new database
+                fcntl.flock(held, fcntl.LOCK_EX)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine)
         except Exception as err:
-            if "already exists" not in str(err) or attempt == attempts - 1:
+            raced = any(s in str(err) for s in ("already exists", "UNIQUE constraint", "duplicate key"))
+            if not raced or attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
@@ -93,7 +100,6 @@ def exists(url: str) -> bool:
 def open_storage(url: str):
     """The Optuna storage at `url`, reached now: a server that cannot be reached, or a file that cannot be
     opened, is one ConfigError naming the option, the place and the reason."""
-    import optuna
 
     kind = scheme(url)
     if kind == "journal":
