@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--only", default="today,pruned,two", help="comma-separated ways of today,pruned,two")
     parser.add_argument("--warmup", type=int, help="the pruner's n_warmup_steps, in place of the preset's")
     parser.add_argument("--merge", action="store_true", help="add to the ways measured in an existing --out")
+    parser.add_argument("--keep", type=Path, help="copy each way's study (its SQLite file) into this folder")
     options = parser.parse_args(argv)
     base = [f"hydra.sweeper.n_trials={options.trials}", *(QUICK if options.quick else [])]
     if options.quick:
@@ -93,6 +95,10 @@ def main(argv: list[str] | None = None) -> dict:
                 workers = [[*args, "num_threads=1"], [*args, "num_threads=1"]]
             results.append(measure(way, workers, root, storage))
             results[-1]["warmup"] = options.warmup
+            results[-1]["best_trial"] = optuna.load_study(study_name="betaae", storage=storage).best_trial.number
+            if options.keep is not None:
+                options.keep.mkdir(parents=True, exist_ok=True)
+                shutil.copy(root / f"{way}.db", options.keep / f"{way}-warmup{options.warmup}.db")
             print(json.dumps(results[-1]), flush=True)
     record = {
         "date": time.strftime("%Y-%m-%d"),

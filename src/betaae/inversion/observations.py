@@ -134,7 +134,7 @@ def on_grid(curves: torch.Tensor, grid) -> Observations:
 @dataclass
 class Samples:
     """i.i.d. draws from an unknown member of the family, one array per target; the draws outside the grid
-    are set aside (the decoded density is normalized on the grid: a truncated likelihood)."""
+    are counted, not kept: the likelihood counts them as censored (betaae.inversion.samples)."""
 
     draws: list[np.ndarray]  # inside the grid, one array per target
     outside: list[int]  # how many draws of each target lay outside the grid

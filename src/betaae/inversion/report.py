@@ -179,7 +179,9 @@ def _one_target(result) -> list[str]:
             f"{result.observed_points[i]} points (root-sum-square {result.residual_decoded_vs_target[i]:.4g})"
         )
     if result.ks_p_value is not None:
-        outside = f", {result.draws_outside[i]} outside the grid set aside" if result.draws_outside[i] else ""
+        outside = (
+            f", {result.draws_outside[i]} outside the grid (counted as outside)" if result.draws_outside[i] else ""
+        )
         lines.append(
             f"samples:    {result.draws[i]} draws{outside}; log-likelihood {result.log_likelihood[i]:.4g} per draw"
         )
