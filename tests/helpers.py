@@ -123,8 +123,17 @@ def interrupt(
     """Start `python train.py ARGS` as a real process, wait until `run_dir` has completed `after_epochs` epochs,
     then send it `signum`; its exit code and output. The run must be long enough to still be training then:
     one that ends first fails here with that reason, instead of letting the signal miss."""
+    return interrupt_when(
+        args, lambda: epochs_done(run_dir) >= after_epochs, f"{after_epochs} epoch(s) in {run_dir}", signum, timeout
+    )
+
+
+def interrupt_when(
+    args: list[str], ready, what: str, signum: int = signal.SIGTERM, timeout: float = 240
+) -> subprocess.CompletedProcess:
+    """Start `python train.py ARGS` as a real process, wait until `ready()` (`what`, in words), then send it
+    `signum`; its exit code and output. A process that ends first, or a wait past `timeout`, fails here."""
     import tempfile
-    import time
 
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(
@@ -138,15 +147,15 @@ def interrupt(
         )
         deadline = time.monotonic() + timeout
         try:
-            while epochs_done(run_dir) < after_epochs:
+            while not ready():
                 if process.poll() is not None:
                     err.seek(0)
                     raise AssertionError(
-                        f"the run ended (exit {process.returncode}) before {after_epochs} epoch(s): give it more "
-                        f"epochs\n{err.read()[-2000:]}"
+                        f"the run ended (exit {process.returncode}) before {what}: give it more epochs\n"
+                        f"{err.read()[-2000:]}"
                     )
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"no {after_epochs} epoch(s) in {run_dir} after {timeout} s")
+                    raise AssertionError(f"no {what} after {timeout} s")
                 time.sleep(0.02)
             process.send_signal(signum)
             process.wait(timeout=timeout)

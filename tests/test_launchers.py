@@ -2,14 +2,11 @@
 outlives the sweep that was stopped."""
 
 import json
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 
 import pytest
-from helpers import ROOT, TINY, error_lines
+from helpers import ROOT, TINY, error_lines, interrupt_when
 
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
 
@@ -32,23 +29,10 @@ def test_a_sweep_of_submitit_local_jobs_stops_every_job_and_continues_from_their
         "callbacks.latent_images.every_n_epochs=0",
         f"hydra.sweep.dir={sweep}",
     ]
-    with tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, text=True
-        )
-        deadline = time.monotonic() + 240
-        try:
-            while not all((sweep / f"seed={s}" / "checkpoints" / "last.ckpt").is_file() for s in (0, 1)):
-                assert process.poll() is None and time.monotonic() < deadline, "the sweep ended or hung first"
-                time.sleep(0.05)
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=120)
-        finally:
-            if process.poll() is None:
-                process.kill()
-        err.seek(0)
-        stderr = err.read()
-    assert process.returncode == 143, stderr[-3000:]
+    both = [sweep / f"seed={s}" / "checkpoints" / "last.ckpt" for s in (0, 1)]
+    stopped = interrupt_when(args, lambda: all(p.is_file() for p in both), "a checkpoint of each job")
+    stderr = stopped.stderr
+    assert stopped.returncode == 143, stderr[-3000:]
     (line,) = error_lines(stderr)
     assert "sweep stopped by SIGTERM: 0 job(s) finished, 2 interrupted" in line, line
     assert submitit_processes(sweep) == []  # the stop reached the jobs: none goes on writing into the sweep

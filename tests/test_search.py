@@ -4,16 +4,14 @@ anything trains."""
 
 import csv
 import json
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import optuna
 import pytest
-from helpers import ROOT, TINY, error_lines, free_port, postgres_server, run_script, run_subprocess
+from helpers import ROOT, TINY, error_lines, free_port, interrupt_when, postgres_server, run_script, run_subprocess
 
 SMALL = [*TINY, "callbacks.latent_images.every_n_epochs=0"]
 SEARCH = ["hparams_search=optuna", "hydra/launcher=basic", *SMALL]
@@ -130,28 +128,16 @@ def test_a_search_stopped_by_sigterm_continues_with_only_the_trials_it_owes(tmp_
     sweep = tmp_path / "search"
     args = [*SEARCH, "hydra.sweeper.n_trials=3", "trainer.max_epochs=150", "hydra.sweeper.pruner=null"]
     args.append(f"hydra.sweep.dir={sweep}")
-    with tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, text=True
-        )
-        deadline = time.monotonic() + 240
-        try:
-            while True:  # the first trial finished, the second has a checkpoint to resume from
-                jobs = [d for d in sweep.glob("*/") if (d / ".hydra").is_dir()] if sweep.is_dir() else []
-                if any((d / "metrics.json").is_file() for d in jobs) and any(
-                    (d / "checkpoints" / "last.ckpt").is_file() and not (d / "metrics.json").is_file() for d in jobs
-                ):
-                    break
-                assert process.poll() is None and time.monotonic() < deadline, "the search ended or hung first"
-                time.sleep(0.02)
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=120)
-        finally:
-            if process.poll() is None:
-                process.kill()
-        err.seek(0)
-        stderr = err.read()
-    assert process.returncode == 143, stderr[-3000:]
+
+    def ready() -> bool:  # the first trial finished, the second has a checkpoint to resume from
+        jobs = [d for d in sweep.glob("*/") if (d / ".hydra").is_dir()] if sweep.is_dir() else []
+        finished = [(d / "metrics.json").is_file() for d in jobs]
+        resumable = [(d / "checkpoints" / "last.ckpt").is_file() for d in jobs]
+        return any(finished) and any(r and not f for r, f in zip(resumable, finished))
+
+    stopped = interrupt_when(args, ready, "a finished trial and a resumable one")
+    stderr = stopped.stderr
+    assert stopped.returncode == 143, stderr[-3000:]
     (line,) = error_lines(stderr)
     assert line.startswith("stopped: sweep stopped by SIGTERM: 1 job(s) finished, 1 interrupted"), line
     url = f"sqlite:///{sweep / 'optuna.db'}"
