@@ -144,7 +144,7 @@ def over_seeds(rows: list[dict[str, Any]], varying: list[str], metric: str) -> l
             SEED: ",".join(str(r.get(SEED, "")) for r in done),
             "seeds": len(done),
         }
-        numeric = sorted({k for r in done for k, v in r.items() if finite(v)} - set(varying) - {"seeds"})
+        numeric = sorted({k for r in done for k, v in r.items() if finite(v)} - set(varying) - {"seeds", "trial"})
         for key in numeric:
             values = [float(r[key]) for r in done if finite(r.get(key))]
             if values:
