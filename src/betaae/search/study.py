@@ -8,7 +8,6 @@ owed place (`unused`)."""
 
 from __future__ import annotations
 
-import json
 import zlib
 from typing import Any
 
@@ -174,7 +173,3 @@ def describe(study) -> str:
             state = names.get(trial.state.name.lower(), trial.state.name.lower())
             counts[state] = counts.get(state, 0) + 1
     return ", ".join(f"{n} {s}" for s, n in counts.items()) or "no trials yet"
-
-
-def dump(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
